@@ -1,0 +1,23 @@
+// Package labs is the container library the numbered labs are built from. Each
+// subpackage holds one mechanism, and the packages form a ladder in the same order as the
+// labs: a package may import the packages below it, never the ones above it, so the
+// library can be read bottom-up exactly as the workshop teaches it.
+//
+//	process    run a command, forward signals, report its exit status as a shell does
+//	mount      mount(2)/umount(2) with readable errors, and the mount table
+//	rootfs     a root directory: programs with their ELF closure, busybox, safe tar extraction
+//	procfs     /proc, /dev and /sys inside a root, and reading a process's facts from /proc
+//
+// Later labs add their packages above these (namespace, cgroup, overlay, network, image).
+// labtest, the harness of the graded checks, stands outside the ladder: any test may use
+// it, and no library code may. TestLayering in this directory enforces both rules.
+package labs
+
+// Ladder lists the library packages from the bottom up. A package may import only
+// packages that come before it in this list.
+var Ladder = []string{
+	"process",
+	"mount",
+	"rootfs",
+	"procfs",
+}
