@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# grade.sh [LAB...] [--bin DIR] [--json FILE] [--verbose]
+#
+# Runs the graded checks of the named labs (all by default) and prints one line per check,
+# a score per lab and the total. With --bin DIR the checks run against the binaries in DIR
+# (DIR/01-chroot, DIR/02-proc, ...), for grading a learner's own build.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+require_root "$@"
+find_go || die "no Go toolchain found; run scripts/setup.sh first"
+flags=() labs=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--bin | --json) [ $# -ge 2 ] || die "$1 needs a value"; flags+=("$1" "$2"); shift 2 ;;
+	--bin=* | --json=* | --verbose) flags+=("$1"); shift ;;
+	-h | --help) sed -n '2,7p' "$0"; exit 0 ;;
+	-*) die "unknown option $1" ;;
+	*) labs+=("${1%/}"); shift ;;
+	esac
+done
+cd "$REPO"
+go build -o "$BIN/grade" ./scripts/grade
+exec "$BIN/grade" "${flags[@]}" "${labs[@]}"

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCollectScoresLeafChecks(t *testing.T) {
+	events := strings.Join([]string{
+		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01"}`,
+		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/good_check"}`,
+		`{"Action":"pass","Package":"containerlabs/01-chroot","Test":"TestLab01/good_check"}`,
+		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check"}`,
+		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check","Output":"        \tMessages:   \thint: mount /proc first\n"}`,
+		`{"Action":"fail","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check"}`,
+		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/skipped_check"}`,
+		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/skipped_check","Output":"    x_test.go:12: needs root: run with sudo\n"}`,
+		`{"Action":"skip","Package":"containerlabs/01-chroot","Test":"TestLab01/skipped_check"}`,
+		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/died"}`,
+		`{"Action":"fail","Package":"containerlabs/01-chroot","Test":"TestLab01"}`,
+		`{"Action":"fail","Package":"containerlabs/01-chroot"}`,
+		`{"Action":"run","Package":"containerlabs/labs/rootfs","Test":"TestX"}`,
+		`{"Action":"fail","Package":"containerlabs/labs/rootfs","Test":"TestX"}`,
+		`{"Action":"fail","Package":"containerlabs/labs/rootfs"}`,
+	}, "\n")
+	report, err := collect(strings.NewReader(events), nil)
+	require.NoError(t, err)
+	require.Len(t, report.Labs, 1)
+	lab := report.Labs[0]
+	assert.Equal(t, "01-chroot", lab.Name)
+	assert.Equal(t, 1, lab.Passed)
+	assert.Equal(t, 2, lab.Failed, "a check that never reported (the test binary died) is a failure")
+	assert.Equal(t, 1, lab.Skipped)
+	require.Len(t, lab.Checks, 4, "TestLab01 has subtests, so it is not a check itself")
+	assert.Equal(t, "bad check", lab.Checks[1].Name)
+	assert.Equal(t, []string{"mount /proc first"}, lab.Checks[1].Hints)
+	assert.Equal(t, []string{"needs root: run with sudo"}, lab.Checks[2].Hints)
+	assert.Equal(t, []string{"containerlabs/labs/rootfs"}, report.Packages, "other packages' failures are reported too")
+}
+
+// TestBrokenBinariesScoreZero grades lab 01 against a binary that does nothing and against
+// a folder with no binary at all: every check must fail with a hint, none may crash.
+func TestBrokenBinariesScoreZero(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the lab checks run as root")
+	}
+	broken := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(broken, "01-chroot"), []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	for name, dir := range map[string]string{"broken binary": broken, "no binary": t.TempDir()} {
+		t.Run(name, func(t *testing.T) {
+			root, err := repoRoot()
+			require.NoError(t, err)
+			events, err := runTests(root, dir, []string{"01-chroot"})
+			require.NoError(t, err)
+			report, err := collect(events, []string{"01-chroot"})
+			require.NoError(t, err)
+			require.Len(t, report.Labs, 1)
+			lab := report.Labs[0]
+			assert.False(t, lab.BuildFailed)
+			assert.Zero(t, lab.Passed)
+			assert.Greater(t, lab.Failed, 5)
+			for _, c := range lab.Checks {
+				assert.NotEmpty(t, c.Hints, "check %q failed without a hint", c.Name)
+			}
+		})
+	}
+}
