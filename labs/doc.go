@@ -7,8 +7,12 @@
 //	mount      mount(2)/umount(2) with readable errors, and the mount table
 //	rootfs     a root directory: programs with their ELF closure, busybox, safe tar extraction
 //	procfs     /proc, /dev and /sys inside a root, and reading a process's facts from /proc
+//	namespace  a child in new namespaces, pivot_root, and a small init as PID 1
+//	cgroup     memory, CPU, pids and IO limits, on cgroup v1 and v2 behind one interface
+//	overlay    image layers under a writable layer, and what changed in it
+//	network    a bridge, veth pairs, addresses, NAT and published ports
+//	image      an image store: layers unpacked once, manifests and configs, registries
 //
-// Later labs add their packages above these (namespace, cgroup, overlay, network, image).
 // labtest, the harness of the graded checks, stands outside the ladder: any test may use
 // it, and no library code may. TestLayering in this directory enforces both rules.
 package labs
@@ -20,4 +24,9 @@ var Ladder = []string{
 	"mount",
 	"rootfs",
 	"procfs",
+	"namespace",
+	"cgroup",
+	"overlay",
+	"network",
+	"image",
 }
