@@ -31,6 +31,9 @@ fi
 # DEMO is the scratch directory of the whole walkthrough. Labs register extra cleanup
 # commands (a process to stop, a bridge to remove) with on_exit.
 DEMO="$(mktemp -d /tmp/containerlabs-demo.XXXXXX)"
+# mktemp makes it 0700; a container in a user namespace (lab 03) runs as uid 100000 and
+# must be able to enter it.
+chmod 755 "$DEMO"
 CLEANUPS=()
 on_exit() { CLEANUPS+=("$1"); }
 finish() {

@@ -339,6 +339,15 @@ func (p *Process) WaitForOutput(want string, timeout time.Duration) bool {
 	return false
 }
 
+// Await waits (10 s at most) until the process has written want to its standard output;
+// if it does not, t fails with the advice and what the process wrote.
+func (p *Process) Await(t testing.TB, want string, advice Advice) {
+	t.Helper()
+	if !p.WaitForOutput(want, 10*time.Second) {
+		t.Fatal(advice.With(fmt.Sprintf("(waited for %q)", want), p.Wait(time.Second)))
+	}
+}
+
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

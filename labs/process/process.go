@@ -23,18 +23,37 @@ var Forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // returns its exit status as a shell would report it. The error is non-nil only when the
 // command could not be started at all.
 func Run(cmd *exec.Cmd) (int, error) {
-	// Listen before starting, so a Ctrl-C that arrives during the start is not lost.
-	signals := make(chan os.Signal, 8)
-	signal.Notify(signals, Forwarded...)
-	defer signal.Stop(signals)
+	// Catch signals before starting, so a Ctrl-C that arrives during the start is not lost.
+	relay := CatchSignals()
+	defer relay.Stop()
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
+	return relay.Wait(cmd)
+}
+
+// Relay holds the Forwarded signals that arrive for a supervisor, so that they do not kill
+// it, and hands them to its command.
+type Relay struct {
+	signals chan os.Signal
+}
+
+// CatchSignals starts catching the Forwarded signals. Call it before starting a command and
+// until the command is waited for: a supervisor that dies of Ctrl-C in between cannot clean up.
+func CatchSignals() *Relay {
+	r := &Relay{signals: make(chan os.Signal, 8)}
+	signal.Notify(r.signals, Forwarded...)
+	return r
+}
+
+// Wait relays caught signals (also those caught before it was called) to the started
+// command until it exits, and returns its exit status as a shell would report it.
+func (r *Relay) Wait(cmd *exec.Cmd) (int, error) {
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
-			case sig := <-signals:
+			case sig := <-r.signals:
 				_ = cmd.Process.Signal(sig)
 			case <-done:
 				return
@@ -49,6 +68,11 @@ func Run(cmd *exec.Cmd) (int, error) {
 		}
 	}
 	return ExitCode(cmd.ProcessState), nil
+}
+
+// Stop stops catching signals; they have their default effect again.
+func (r *Relay) Stop() {
+	signal.Stop(r.signals)
 }
 
 // ExitCode reports how a finished process ended, as a shell's $? would: its exit code, or

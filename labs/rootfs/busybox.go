@@ -51,12 +51,17 @@ func Busybox(dir string) error {
 	if err != nil {
 		return fmt.Errorf("list applets of %s: %w", busybox, err)
 	}
+	// A root directory is mode 0755 like "/", also when dir came from mkdtemp (0700):
+	// a container whose root is an unprivileged host user (lab 03's --userns) must enter it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("make %s: %w", dir, err)
+	}
 	for _, d := range []struct {
 		path string
 		perm os.FileMode
 	}{
 		{"bin", 0o755}, {"sbin", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755},
-		{"etc", 0o755}, {"root", 0o700}, {"home", 0o755}, {"var/log", 0o755},
+		{"etc", 0o755}, {"root", 0o700}, {"home", 0o755}, {"mnt", 0o755}, {"var/log", 0o755},
 		{"proc", 0o555}, {"sys", 0o555}, {"dev", 0o755}, {"run", 0o755},
 		{"tmp", 0o777 | os.ModeSticky}, {"var/tmp", 0o777 | os.ModeSticky},
 	} {

@@ -44,7 +44,7 @@ func escape(args []string) error {
 	}
 	data, err := os.ReadFile(args[0])
 	if err != nil {
-		return fmt.Errorf("escaped, but cannot read %s: %w", args[0], err)
+		return fmt.Errorf("the chroot trick reached the root of this mount namespace, but %s is not there: %w", args[0], err)
 	}
 	fmt.Print(string(data))
 	return nil
