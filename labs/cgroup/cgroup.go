@@ -59,6 +59,12 @@ const CPUPeriod = 100000
 // Docker refuses less than 6 MiB for the same reason.
 const MinMemory = 6 << 20
 
+// MinPids is the smallest pids limit the labs accept for a container. The pids controller
+// counts threads, and the Go child that becomes a lab container's init runs half a dozen of
+// them before the command starts; below this it could not even create its runtime's
+// threads. (A runtime whose init is a single-threaded C program can go lower.)
+const MinPids = 16
+
 // Limits are what a container may use. A zero field means no limit.
 type Limits struct {
 	// MemoryBytes limits RAM and swap together (see the package comment).

@@ -82,7 +82,7 @@ func runHelper(role string) {
 		runtime.GOMAXPROCS(1)
 		n := 0
 		for ; n < 10000; n++ {
-			if errno := forkSleeper(); errno != 0 {
+			if errno := labtest.ForkSleeper(); errno != 0 {
 				fmt.Printf("forked %d, then errno %d: %v\n", n, int(errno), errno)
 				break
 			}
@@ -125,23 +125,6 @@ func runHelper(role string) {
 }
 
 var spins uint64
-
-// forkSleeper forks a child that blocks forever, the way a fork bomb's children do, and
-// returns fork's errno. It uses the raw clone system call because Go has no fork: the
-// child runs only this function's remaining instructions and system calls, never the Go
-// scheduler, hence nosplit.
-//
-//go:nosplit
-func forkSleeper() syscall.Errno {
-	pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
-	if errno != 0 || pid != 0 {
-		return errno
-	}
-	for {
-		// ppoll with no descriptors and no timeout sleeps until a signal kills it.
-		syscall.RawSyscall6(syscall.SYS_PPOLL, 0, 0, 0, 0, 0, 0)
-	}
-}
 
 // helper is a helper process started by startHelper.
 type helper struct {

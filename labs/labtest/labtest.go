@@ -420,7 +420,17 @@ var probe struct {
 // for checks that ask what a process inside a container sees.
 func InstallProbe(t testing.TB, root string) {
 	t.Helper()
-	probe.once.Do(func() { probe.path, probe.err = build("probe", "labs/labtest/probe") })
+	probe.once.Do(func() {
+		// In the cgroup v2 VM there is no Go toolchain: the script puts a built probe beside
+		// the lab binaries.
+		if dir := os.Getenv(EnvBinDir); dir != "" {
+			if _, err := os.Stat(filepath.Join(dir, "probe")); err == nil {
+				probe.path = filepath.Join(dir, "probe")
+				return
+			}
+		}
+		probe.path, probe.err = build("probe", "labs/labtest/probe")
+	})
 	if probe.err != nil {
 		t.Fatalf("build the probe: %v", probe.err)
 	}
@@ -489,4 +499,115 @@ func MountsUnder(t testing.TB, dir string) []string {
 		targets = append(targets, m.Target)
 	}
 	return targets
+}
+
+// Snapshot is what a check compares before and after a lab ran, to prove the lab left the
+// host as it found it: the mount table, network links and addresses, iptables rules and
+// the cgroups under the labs' parent.
+type Snapshot struct {
+	Mounts, Links, Addresses, Rules, Cgroups []string
+}
+
+// TakeSnapshot records the host state that the labs may change.
+func TakeSnapshot(t testing.TB) Snapshot {
+	t.Helper()
+	var s Snapshot
+	if table, err := mount.Table(); err == nil {
+		for _, m := range table {
+			s.Mounts = append(s.Mounts, m.Target+" "+m.FSType)
+		}
+	}
+	s.Links = lines(commandOutput("ip", "-o", "link", "show"), func(l string) string {
+		// "12: vethX@if11: <...> ..." -> "vethX@if11"; counters and state do not matter.
+		if _, rest, ok := strings.Cut(l, ": "); ok {
+			name, _, _ := strings.Cut(rest, ":")
+			return name
+		}
+		return l
+	})
+	s.Addresses = lines(commandOutput("ip", "-o", "addr", "show"), func(l string) string {
+		f := strings.Fields(l)
+		if len(f) >= 4 {
+			return f[1] + " " + f[3]
+		}
+		return l
+	})
+	for _, table := range []string{"filter", "nat"} {
+		s.Rules = append(s.Rules, lines(commandOutput("iptables-save", "-t", table), func(l string) string {
+			if strings.HasPrefix(l, "#") {
+				return "" // comments carry timestamps
+			}
+			if strings.HasPrefix(l, ":") {
+				// ":CHAIN POLICY [packets:bytes]" -> ":CHAIN POLICY"
+				f := strings.Fields(l)
+				if len(f) >= 2 {
+					return f[0] + " " + f[1]
+				}
+			}
+			return l
+		})...)
+	}
+	_ = filepath.Walk("/sys/fs/cgroup", func(path string, info os.FileInfo, err error) error {
+		if err == nil && info.IsDir() && strings.Contains(path, "containerlabs") {
+			s.Cgroups = append(s.Cgroups, path)
+		}
+		return nil
+	})
+	return s
+}
+
+// AssertUnchanged fails t, with advice, for everything that differs from the snapshot now.
+func (s Snapshot) AssertUnchanged(t testing.TB, advice Advice) {
+	t.Helper()
+	now := TakeSnapshot(t)
+	for _, c := range []struct {
+		what        string
+		before, now []string
+	}{
+		{"mounts", s.Mounts, now.Mounts}, {"network links", s.Links, now.Links},
+		{"addresses", s.Addresses, now.Addresses}, {"iptables rules", s.Rules, now.Rules},
+		{"cgroups", s.Cgroups, now.Cgroups},
+	} {
+		added, removed := difference(c.before, c.now)
+		if len(added) > 0 || len(removed) > 0 {
+			t.Errorf("%s changed: left behind %q, gone %q\n%s", c.what, added, removed, advice)
+		}
+	}
+}
+
+func commandOutput(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).Output()
+	return string(out)
+}
+
+func lines(text string, normalise func(string) string) []string {
+	var out []string
+	for l := range strings.SplitSeq(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			if l = normalise(l); l != "" {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+func difference(before, after []string) (added, removed []string) {
+	count := map[string]int{}
+	for _, b := range before {
+		count[b]++
+	}
+	for _, a := range after {
+		if count[a] > 0 {
+			count[a]--
+			continue
+		}
+		added = append(added, a)
+	}
+	for b, n := range count {
+		for range n {
+			removed = append(removed, b)
+		}
+	}
+	return added, removed
 }

@@ -1,0 +1,128 @@
+package main_test
+
+import (
+	"os/exec"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"containerlabs/labs/labtest"
+)
+
+const lab = "04-cgroups"
+
+// TestLab04 holds the graded checks of lab 04. Each subtest is one check.
+func TestLab04(t *testing.T) {
+	labtest.RequireRoot(t)
+
+	t.Run("a memory hog beyond the limit is OOM-killed and reported", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		labtest.InstallProbe(t, dir)
+		res := bin.Run(t, "run", "--memory", "32m", dir, "/probe", "hog", "128")
+		assert.Equal(t, 137, res.Code, labtest.Hint("write the limit to memory.max (v2) or memory.limit_in_bytes and memory.memsw.limit_in_bytes (v1); an OOM kill exits 137").With(res))
+		assert.NotContains(t, res.Stdout, "survived", labtest.Hint("the hog must not get 128 MiB under a 32 MiB limit (swap included)"))
+		assert.Regexp(t, "(?i)(oom|out of memory)", res.Stderr, labtest.Hint("say plainly that the OOM killer struck: read memory.events (v2) or memory.oom_control (v1)"))
+		assert.Contains(t, res.Stderr, "32", labtest.Hint("name the limit in the OOM message"))
+	})
+
+	t.Run("a program within the limit runs normally", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		labtest.InstallProbe(t, dir)
+		res := bin.Run(t, "run", "--memory", "64m", dir, "/probe", "hog", "16")
+		assert.Equal(t, 0, res.Code, labtest.Hint("16 MiB fits in 64 MiB: the container must run normally").With(res))
+		assert.Contains(t, res.Stdout, "survived with 16 MiB", labtest.Hint("the command's output passes through").With(res))
+	})
+
+	t.Run("a fork bomb stops at the pids limit and the host stays responsive", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		labtest.InstallProbe(t, dir)
+		p := bin.Start(t, "run", "--pids-limit", "32", dir, "/probe", "fork", "1000")
+		p.Await(t, "refused", labtest.Hint("write the limit to pids.max: fork must fail with EAGAIN"))
+		host := exec.Command("true")
+		assert.NoError(t, host.Run(), labtest.Hint("the host must still be able to start processes"))
+		res := p.Wait(30 * time.Second)
+		m := regexp.MustCompile(`forked (\d+) children, then refused: (.*)`).FindStringSubmatch(res.Stdout)
+		require.NotNil(t, m, labtest.Hint("the probe should report its forks").With(res))
+		forked, _ := strconv.Atoi(m[1])
+		assert.Less(t, forked, 32, labtest.Hint("the init, the probe and its children share the 32 tasks"))
+		assert.Contains(t, m[2], "resource temporarily unavailable", labtest.Hint("the pids controller refuses fork with EAGAIN"))
+	})
+
+	t.Run("a busy loop with --cpus 0.2 gets about a fifth of a CPU", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		labtest.InstallProbe(t, dir)
+		p := bin.Start(t, "run", "--cpus", "0.2", dir, "/probe", "spin", "6")
+		p.Await(t, "spinning", labtest.Hint("the container should start the busy loop"))
+		probe := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
+		// Measured from the container's own cgroup accounting over a fixed interval.
+		before, err := labtest.CPUUsage(probe)
+		require.NoError(t, err)
+		const interval = 2 * time.Second
+		time.Sleep(interval)
+		after, err := labtest.CPUUsage(probe)
+		require.NoError(t, err)
+		share := float64(after-before) / float64(interval)
+		assert.InDelta(t, 0.2, share, 0.12, labtest.Hint("a quota of 0.2 CPU is 20000us per 100000us period: cpu.max \"20000 100000\" (v2) or cpu.cfs_quota_us (v1); measured %.2f", share))
+		res := p.Wait(30 * time.Second)
+		assert.Equal(t, 0, res.Code, labtest.Hint("the busy loop should end normally").With(res))
+	})
+
+	t.Run("a bad limit is a clear error and creates nothing", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		before := labtest.TakeSnapshot(t)
+		for _, args := range [][]string{{"--memory", "12x"}, {"--cpus", "-1"}, {"--memory", "1k"}} {
+			res := bin.Run(t, append(append([]string{"run"}, args...), dir, "true")...)
+			assert.NotEqual(t, 0, res.Code, labtest.Hint("%s %s must be refused", args[0], args[1]).With(res))
+			assert.Contains(t, res.Stderr, args[1], labtest.Hint("the error must name the bad value %q", args[1]))
+		}
+		before.AssertUnchanged(t, labtest.Hint("check every value before creating the cgroup"))
+	})
+
+	t.Run("the command runs in the container's cgroup, which it sees as its root", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		p := bin.Start(t, "run", "--memory", "64m", dir, "sh", "-c", "cat /proc/self/cgroup; echo ready; exec sleep 30")
+		p.Await(t, "ready", labtest.Hint("the container should start"))
+		command := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
+		hostView, err := exec.Command("cat", "/proc/"+strconv.Itoa(command)+"/cgroup").Output()
+		require.NoError(t, err)
+		assert.Regexp(t, "(?m)memory:/.+|^0::/.+", string(hostView), labtest.Hint("move the child into its own cgroup before releasing it"))
+		assert.Regexp(t, "(?m)(memory|^0:):/$", p.Stdout(), labtest.Hint("create the cgroup namespace after joining the cgroup, so the container sees its cgroup as /"))
+		require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+		p.Wait(10 * time.Second)
+	})
+
+	t.Run("no cgroup is left after the container exits", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		before := labtest.TakeSnapshot(t)
+		res := bin.Run(t, "run", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "64", dir, "sh", "-c", "sleep 30 & exit 3")
+		assert.Equal(t, 3, res.Code, labtest.Hint("the exit status passes through").With(res))
+		before.AssertUnchanged(t, labtest.Hint("remove the cgroup (kill what is left in it first) when the container exits"))
+	})
+
+	t.Run("a killed run's cgroup is removed by the next run", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		before := labtest.TakeSnapshot(t)
+		p := bin.Start(t, "run", "--memory", "64m", dir, "sh", "-c", "echo ready; sleep 60")
+		p.Await(t, "ready", labtest.Hint("the container should start"))
+		// SIGKILL to the lab and its container: nobody is left to remove the cgroup.
+		init := labtest.WaitForChild(t, p.Cmd.Process.Pid)
+		require.NoError(t, exec.Command("kill", "-KILL", strconv.Itoa(p.Cmd.Process.Pid), strconv.Itoa(init)).Run())
+		p.Wait(10 * time.Second)
+		res := bin.Run(t, "run", dir, "true")
+		assert.Equal(t, 0, res.Code, labtest.Hint("a run after a killed run must still work").With(res))
+		before.AssertUnchanged(t, labtest.Hint("remove the cgroups of dead containers at the next start"))
+	})
+}
