@@ -10,8 +10,10 @@
 //	namespace  a child in new namespaces, pivot_root, and a small init as PID 1
 //	cgroup     memory, CPU, pids and IO limits, on cgroup v1 and v2 behind one interface
 //	overlay    image layers under a writable layer, and what changed in it
+//	state      a directory per container that outlives its run, locked while it runs
 //	network    a bridge, veth pairs, addresses, NAT and published ports
 //	image      an image store: layers unpacked once, manifests and configs, registries
+//	runtime    an OCI runtime: a container from a bundle, as runc makes it (lab 08)
 //
 // labtest, the harness of the graded checks, stands outside the ladder: any test may use
 // it, and no library code may. TestLayering in this directory enforces both rules.
@@ -27,6 +29,8 @@ var Ladder = []string{
 	"namespace",
 	"cgroup",
 	"overlay",
+	"state",
 	"network",
 	"image",
+	"runtime",
 }

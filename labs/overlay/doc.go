@@ -64,7 +64,9 @@
 // Each makes the upper directory depend on the layers: its files are no longer a
 // self-contained set of changes that Diff can list or a commit can archive. Mount turns all
 // three off, whatever the kernel's defaults (Docker's overlay2 driver and containerd's
-// overlay snapshotter likewise mount with index=off).
+// overlay snapshotter likewise mount with index=off). For redirect_dir it says "nofollow"
+// rather than "off": "off" still follows redirects that a layer carries, and an overlay
+// mounted from a user namespace (userxattr) accepts only "nofollow".
 //
 // # Limits
 //

@@ -76,7 +76,7 @@ func mountOptions(layers []string, upper, work string, userxattr bool, pageSize 
 	top := slices.Clone(layers)
 	slices.Reverse(top)
 	opts := "lowerdir=" + strings.Join(top, ":") + ",upperdir=" + upper + ",workdir=" + work +
-		",index=off,redirect_dir=off,metacopy=off"
+		",index=off,redirect_dir=nofollow,metacopy=off"
 	if userxattr {
 		opts += ",userxattr"
 	}

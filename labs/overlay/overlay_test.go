@@ -11,7 +11,7 @@ import (
 func TestOptionsListTheTopLayerFirst(t *testing.T) {
 	opts, err := mountOptions([]string{"/l/bottom", "/l/middle", "/l/top"}, "/c/upper", "/c/work", false, 4096)
 	require.NoError(t, err)
-	assert.Equal(t, "lowerdir=/l/top:/l/middle:/l/bottom,upperdir=/c/upper,workdir=/c/work,index=off,redirect_dir=off,metacopy=off", opts)
+	assert.Equal(t, "lowerdir=/l/top:/l/middle:/l/bottom,upperdir=/c/upper,workdir=/c/work,index=off,redirect_dir=nofollow,metacopy=off", opts)
 
 	opts, err = mountOptions([]string{"/l/only"}, "/c/upper", "/c/work", true, 4096)
 	require.NoError(t, err)
