@@ -1,0 +1,328 @@
+package network
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// rule is one iptables rule: its table, its chain, and its match and target.
+type rule struct {
+	table, chain string
+	// insert puts the rule first in its chain, ahead of rules that would decide first.
+	insert bool
+	spec   []string
+}
+
+// chains are the network's own chains, by table.
+func (n *Network) chains() []rule {
+	return []rule{
+		{table: "nat", chain: n.portsChain()},
+		{table: "nat", chain: n.postChain()},
+		{table: "filter", chain: n.forwardChain()},
+	}
+}
+
+// rules are the network's rules, the same for all of its containers. The rules in its own
+// chains come before the jumps into them, so traffic never meets a half-filled chain.
+func (n *Network) rules() []rule {
+	br, subnet := n.Bridge, n.Subnet.String()
+	return []rule{
+		// A container's connection to anywhere outside the subnet leaves with the host's
+		// address on the outgoing interface: the world has no route back to the subnet.
+		{table: "nat", chain: n.postChain(), spec: []string{"-s", subnet, "!", "-o", br, "-j", "MASQUERADE"}},
+		// A connection from the host's loopback (curl 127.0.0.1:8080) that DNAT sends into
+		// the bridge would reach the container with source 127.0.0.1, which the container
+		// drops as a martian and could only answer to itself: give it the gateway's address.
+		{table: "nat", chain: n.postChain(), spec: []string{"-s", "127.0.0.0/8", "-o", br, "-j", "MASQUERADE"}},
+		// Hairpin: a container that reaches a published port through a host address is
+		// sent back into the bridge. Unless br_netfilter tracks bridged traffic, the answer
+		// would go straight from container to container, with a source the client does not
+		// expect; with the gateway as the source, it goes back through the host.
+		{table: "nat", chain: n.postChain(), spec: []string{"-s", subnet, "-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"}},
+		// The forwarding rules matter on hosts whose FORWARD policy is DROP (any host with
+		// Docker): answers to the containers' own connections may come in ...
+		{table: "filter", chain: n.forwardChain(), spec: []string{"-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}},
+		// ... and so may new connections, but only those a published port's DNAT
+		// translated: a container is not reachable at its own address from other hosts ...
+		{table: "filter", chain: n.forwardChain(), spec: []string{"-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"}},
+		// ... and containers may send anywhere. When br_netfilter shows iptables the
+		// traffic between containers on the bridge, that is accepted here too.
+		{table: "filter", chain: n.forwardChain(), spec: []string{"-i", br, "-j", "ACCEPT"}},
+		// Connections from other hosts (and from containers) to any of this host's own
+		// addresses (--dst-type LOCAL) go through the published ports ...
+		{table: "nat", chain: "PREROUTING", spec: []string{"-m", "addrtype", "--dst-type", "LOCAL", "-j", n.portsChain()}},
+		// ... and so do connections the host makes itself, which do not pass PREROUTING.
+		{table: "nat", chain: "OUTPUT", spec: []string{"-m", "addrtype", "--dst-type", "LOCAL", "-j", n.portsChain()}},
+		// Every packet leaving the host passes the masquerading rules.
+		{table: "nat", chain: "POSTROUTING", spec: []string{"-j", n.postChain()}},
+		// Forwarded packets meet our rules before the host's own, which may drop them.
+		{table: "filter", chain: "FORWARD", insert: true, spec: []string{"-j", n.forwardChain()}},
+	}
+}
+
+// EnsureNAT sets up what all the network's containers share: its iptables chains and
+// rules (outbound masquerading, the chains for published ports), route_localnet on the
+// bridge (see the package documentation), and IP forwarding, whose previous value it
+// remembers for Cleanup. It is idempotent: rules that exist are not added again.
+//
+// Equivalent to: `iptables -t nat -N CLABS-labs0; iptables -t nat -A POSTROUTING -j
+// CLABS-labs0-POST; ...` (see rules), `sysctl net.ipv4.conf.labs0.route_localnet=1` and
+// `sysctl net.ipv4.ip_forward=1`.
+func (n *Network) EnsureNAT() error {
+	unlock, err := n.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := writeSysctl(n.routeLocalnet(), "1"); err != nil {
+		return fmt.Errorf("%w (make the bridge first with EnsureBridge)", err)
+	}
+	for _, c := range n.chains() {
+		if err := ensureChain(c.table, c.chain); err != nil {
+			return err
+		}
+	}
+	for _, r := range n.rules() {
+		if err := ensureRule(r); err != nil {
+			return err
+		}
+	}
+	return n.enableForwarding()
+}
+
+// Publish forwards each port of the host to the container that holds l: a DNAT rule in the
+// network's port chain, labelled with the container's name, so that Release removes it
+// exactly. It refuses a host port another container has published. EnsureNAT must have
+// set the chains up.
+//
+// Equivalent to: `iptables -t nat -A CLABS-labs0 -p tcp --dport 8080 -m comment --comment c1
+// -j DNAT --to-destination 10.88.0.2:80` for each port.
+func (n *Network) Publish(l *Lease, ports []Port) error {
+	unlock, err := n.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	live, _, err := n.sweep()
+	if err != nil {
+		return err
+	}
+	used := map[string]string{}
+	for _, other := range live {
+		for _, p := range other.Ports {
+			used[fmt.Sprintf("%d/%s", p.Host, p.Proto)] = other.Owner
+		}
+	}
+	for _, p := range ports {
+		key := fmt.Sprintf("%d/%s", p.Host, p.Proto)
+		if owner, ok := used[key]; ok {
+			return fmt.Errorf("host port %s is already published by container %s", key, owner)
+		}
+		used[key] = l.Owner
+	}
+	// The lease records the ports before the rules exist, so that whatever happens next,
+	// Release, or a sweep after a crash, knows there are rules to remove.
+	l.Ports = append(l.Ports, ports...)
+	if err := n.writeLease(l); err != nil {
+		return err
+	}
+	for _, p := range ports {
+		if _, err := iptables("nat", append([]string{"-A", n.portsChain()}, n.dnatSpec(l, p)...)...); err != nil {
+			return fmt.Errorf("publish port %s of %s (has EnsureNAT made the chains?): %w", p, l.Owner, err)
+		}
+	}
+	return nil
+}
+
+// dnatSpec matches connections to the host's port p.Host and sends them to the container.
+func (n *Network) dnatSpec(l *Lease, p Port) []string {
+	return []string{
+		"-p", p.Proto, "--dport", strconv.Itoa(int(p.Host)),
+		"-m", "comment", "--comment", l.Owner,
+		"-j", "DNAT", "--to-destination", fmt.Sprintf("%s:%d", l.Address, p.Container),
+	}
+}
+
+// removeRulesOf deletes the rules labelled with the container's name from the port chain.
+//
+// Equivalent to: `iptables -t nat -S CLABS-labs0 | grep -- '--comment "c1"'` and
+// `iptables -t nat -D ...` for each line.
+func (n *Network) removeRulesOf(owner string) error {
+	listing, err := iptables("nat", "-S")
+	if err != nil {
+		return err
+	}
+	for _, spec := range ruleLines(listing) {
+		if spec[0] != n.portsChain() {
+			continue
+		}
+		if i := slices.Index(spec, "--comment"); i < 0 || i+1 >= len(spec) || spec[i+1] != owner {
+			continue
+		}
+		if _, err := iptables("nat", append([]string{"-D"}, spec...)...); err != nil {
+			return fmt.Errorf("remove the rules of %s: %w", owner, err)
+		}
+	}
+	return nil
+}
+
+// removeChains deletes the jumps into the network's chains, then the chains and everything
+// in them, and returns what it removed.
+//
+// Equivalent to: `iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CLABS-labs0;
+// ...; iptables -t nat -F CLABS-labs0; iptables -t nat -X CLABS-labs0; ...`.
+func (n *Network) removeChains() ([]string, error) {
+	var removed []string
+	for _, table := range []string{"nat", "filter"} {
+		listing, err := iptables(table, "-S")
+		if err != nil {
+			return removed, err
+		}
+		var ours []string
+		for _, c := range n.chains() {
+			if c.table == table && slices.Contains(strings.Split(listing, "\n"), "-N "+c.chain) {
+				ours = append(ours, c.chain)
+			}
+		}
+		for _, spec := range ruleLines(listing) {
+			if slices.Contains(ours, spec[0]) || !slices.Contains(ours, spec[len(spec)-1]) {
+				continue // a rule in our chains goes with them; a rule not jumping to one stays
+			}
+			if _, err := iptables(table, append([]string{"-D"}, spec...)...); err != nil {
+				return removed, err
+			}
+		}
+		for _, chain := range ours {
+			if _, err := iptables(table, "-F", chain); err != nil {
+				return removed, err
+			}
+			if _, err := iptables(table, "-X", chain); err != nil {
+				return removed, err
+			}
+			removed = append(removed, fmt.Sprintf("iptables chain %s (table %s)", chain, table))
+		}
+	}
+	return removed, nil
+}
+
+// ruleLines reads the rules of an `iptables -S` listing, each as its chain followed by its
+// match and target, with the quotes iptables puts around comments taken off.
+func ruleLines(listing string) [][]string {
+	var rules [][]string
+	for line := range strings.SplitSeq(listing, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 3 || fields[0] != "-A" {
+			continue
+		}
+		for i, f := range fields {
+			fields[i] = strings.Trim(f, `"`)
+		}
+		rules = append(rules, fields[1:])
+	}
+	return rules
+}
+
+func ensureChain(table, chain string) error {
+	listing, err := iptables(table, "-S")
+	if err != nil {
+		return err
+	}
+	if slices.Contains(strings.Split(listing, "\n"), "-N "+chain) {
+		return nil
+	}
+	_, err = iptables(table, "-N", chain)
+	return err
+}
+
+// ensureRule adds r unless it is there: `iptables -C` checks for a rule with the same
+// match and target.
+func ensureRule(r rule) error {
+	if _, err := iptables(r.table, append([]string{"-C", r.chain}, r.spec...)...); err == nil {
+		return nil
+	}
+	args := append([]string{"-A", r.chain}, r.spec...)
+	if r.insert {
+		args = append([]string{"-I", r.chain, "1"}, r.spec...)
+	}
+	_, err := iptables(r.table, args...)
+	return err
+}
+
+// iptables runs the iptables command on table and returns its output. -w makes it wait for
+// the xtables lock instead of failing while another program changes rules.
+func iptables(table string, args ...string) (string, error) {
+	full := append([]string{"-w", "-t", table}, args...)
+	cmd := exec.Command("iptables", full...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if errors.Is(err, exec.ErrNotFound) {
+		return "", errors.New("iptables is not installed (install the iptables package)")
+	}
+	if err != nil {
+		return "", fmt.Errorf("iptables %s: %v: %s", strings.Join(full, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
+const ipForward = "/proc/sys/net/ipv4/ip_forward"
+
+func (n *Network) forwardRecord() string { return filepath.Join(n.dir(), "ip_forward") }
+
+func (n *Network) routeLocalnet() string {
+	return filepath.Join("/proc/sys/net/ipv4/conf", n.Bridge, "route_localnet")
+}
+
+// enableForwarding turns IP forwarding on. If it was off, the network remembers that, so
+// that Cleanup can turn it off again and leave the host as it found it.
+func (n *Network) enableForwarding() error {
+	old, err := os.ReadFile(ipForward)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", ipForward, err)
+	}
+	if strings.TrimSpace(string(old)) == "1" {
+		return nil
+	}
+	if _, err := os.Stat(n.forwardRecord()); errors.Is(err, fs.ErrNotExist) {
+		if err := os.WriteFile(n.forwardRecord(), old, 0o644); err != nil {
+			return fmt.Errorf("remember the value of %s: %w", ipForward, err)
+		}
+	}
+	return writeSysctl(ipForward, "1")
+}
+
+// restoreForwarding sets IP forwarding back to what enableForwarding found, if it changed
+// it. The host has one setting for all: if another program's network turned forwarding on
+// after this one did, it is turned off under that network too.
+func (n *Network) restoreForwarding() (string, error) {
+	old, err := os.ReadFile(n.forwardRecord())
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	value := strings.TrimSpace(string(old))
+	if err := writeSysctl(ipForward, value); err != nil {
+		return "", err
+	}
+	return "net.ipv4.ip_forward back to " + value, os.Remove(n.forwardRecord())
+}
+
+// writeSysctl sets a kernel setting under /proc/sys.
+//
+// Equivalent to: `sysctl -w NAME=VALUE`.
+func writeSysctl(path, value string) error {
+	if err := os.WriteFile(path, []byte(value+"\n"), 0o644); err != nil {
+		return fmt.Errorf("set %s to %s: %w", path, value, err)
+	}
+	return nil
+}
