@@ -1,0 +1,492 @@
+// 06-network is lab 05's container with a network: a bridge, a veth pair, an address, a
+// default route, NAT to the outside and published ports.
+//
+// Lab 03 gave the container a network namespace of its own, with nothing in it but a
+// loopback. This lab plugs a cable in: the parent makes a veth pair, one end on the host's
+// bridge, the other inside the container as eth0, and takes an address for it from the
+// bridge's subnet; the child sets the address and route up from inside. iptables rules
+// masquerade the container's traffic out and forward published ports in. Everything the
+// container was given is taken back when it ends; the bridge stays, as docker0 does, until
+// `06-network cleanup`.
+//
+// Usage:
+//
+//	06-network run --layer DIR [--layer DIR...] [--name NAME] [--publish HOST:CONTAINER]...
+//	               [--no-icc] [--ip ADDR] [--bridge NAME] [--subnet CIDR] [lab 04's limits]
+//	               [--hostname NAME] [--userns] COMMAND [ARG...]
+//	06-network diff NAME     what the container changed: A (added), C (changed), D (deleted)
+//	06-network rm NAME       remove a stopped container and its writable layer
+//	06-network cleanup [--bridge NAME] [--subnet CIDR]
+//	                         remove the bridge, its rules and stale leases
+//	06-network ns PID        list a process's namespaces and which it shares with the host
+//
+// Layers are listed lowest first. State lives under $CONTAINERLABS_ROOT
+// (default /var/lib/containerlabs).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+
+	"containerlabs/labs/cgroup"
+	"containerlabs/labs/mount"
+	"containerlabs/labs/namespace"
+	"containerlabs/labs/network"
+	"containerlabs/labs/overlay"
+	"containerlabs/labs/process"
+	"containerlabs/labs/procfs"
+	"containerlabs/labs/rootfs"
+	"containerlabs/labs/state"
+)
+
+const usage = `usage:
+  06-network run --layer DIR [--layer DIR...] [--name NAME] [--publish HOST:CONTAINER]...
+                 [--no-icc] [--ip ADDR] [--bridge NAME] [--subnet CIDR] [--memory SIZE]
+                 [--cpus N] [--cpu-shares N] [--pids-limit N] [--io-weight N] [--stats]
+                 [--hostname NAME] [--userns] COMMAND [ARG...]
+  06-network diff NAME     what the container changed: A (added), C (changed), D (deleted)
+  06-network rm NAME       remove a stopped container and its writable layer
+  06-network cleanup [--bridge NAME] [--subnet CIDR]
+                           remove the bridge, its rules and stale leases
+  06-network ns PID        list a process's namespaces and which it shares with the host`
+
+// errUsage marks a command line that makes no sense; the program exits with status 2.
+var errUsage = errors.New(usage)
+
+// container is what the child needs to know; the parent sends it down the pipe.
+type container struct {
+	Name     string
+	Layers   []string // lowest first
+	Upper    string
+	Work     string
+	Root     string // where the overlay is mounted
+	Hostname string
+	UserNS   bool
+	Network  network.Inside // eth0's address and the gateway
+	Command  []string
+}
+
+// limits are what only the parent needs: the cgroup's settings, whether to print stats,
+// and the network settings.
+type limits struct {
+	cgroup.Limits
+	stats   bool
+	bridge  string
+	subnet  string
+	ip      netip.Addr
+	publish []network.Port
+	noICC   bool
+}
+
+func main() {
+	if namespace.IsChild() {
+		os.Exit(inside())
+	}
+	code, err := dispatch(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "06-network:", err)
+	}
+	os.Exit(code)
+}
+
+func dispatch(args []string) (int, error) {
+	if len(args) == 0 {
+		return 2, errUsage
+	}
+	switch args[0] {
+	case "run":
+		c, l, err := parseRun(args[1:])
+		if err != nil {
+			return 2, err
+		}
+		return run(c, l)
+	case "diff":
+		if len(args) != 2 {
+			return 2, errUsage
+		}
+		return diff(args[1])
+	case "rm":
+		if len(args) != 2 {
+			return 2, errUsage
+		}
+		if err := remove(args[1]); err != nil {
+			return 1, err
+		}
+		return 0, nil
+	case "cleanup":
+		if err := cleanup(args[1:]); err != nil {
+			return 1, err
+		}
+		return 0, nil
+	case "ns":
+		if len(args) != 2 {
+			return 2, errUsage
+		}
+		return namespaces(args[1])
+	default:
+		return 2, errUsage
+	}
+}
+
+func parseRun(args []string) (container, limits, error) {
+	var l limits
+	flags := flag.NewFlagSet("run", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	var layers layerList
+	flags.Var(&layers, "layer", "a read-only layer, lowest first (repeat)")
+	name := flags.String("name", "", "the container's name (default: random)")
+	hostname := flags.String("hostname", "container", "the container's hostname")
+	userns := flags.Bool("userns", false, "map root inside to an unprivileged user outside")
+	memory := flags.String("memory", "", "memory limit, swap included (64m, 1g)")
+	cpus := flags.String("cpus", "", "CPU quota in CPUs (0.5 is half a CPU)")
+	flags.Uint64Var(&l.CPUShares, "cpu-shares", 0, "relative CPU weight (default 1024)")
+	flags.Int64Var(&l.PidsMax, "pids-limit", 0, "most processes and threads")
+	ioWeight := flags.Uint("io-weight", 0, "relative disk time weight, 10 to 1000")
+	flags.BoolVar(&l.stats, "stats", false, "print what the container used when it ends")
+	flags.StringVar(&l.bridge, "bridge", network.DefaultBridge, "the bridge to connect to")
+	flags.StringVar(&l.subnet, "subnet", network.DefaultSubnet, "the bridge's subnet")
+	flags.BoolVar(&l.noICC, "no-icc", false, "no traffic with other --no-icc containers on the bridge")
+	ip := flags.String("ip", "", "the container's address (default: the lowest free one)")
+	flags.Func("publish", "publish a port: HOST:CONTAINER[/udp] (repeat)", func(s string) error {
+		port, err := network.ParsePort(s)
+		l.publish = append(l.publish, port)
+		return err
+	})
+	if err := flags.Parse(args); err != nil {
+		return container{}, l, fmt.Errorf("%v\n%s", err, usage)
+	}
+	if flags.NArg() < 1 || len(layers) == 0 {
+		return container{}, l, errUsage
+	}
+	var err error
+	if *memory != "" {
+		if l.MemoryBytes, err = cgroup.ParseSize(*memory); err != nil {
+			return container{}, l, fmt.Errorf("--memory: %w", err)
+		}
+		if l.MemoryBytes < cgroup.MinMemory {
+			return container{}, l, fmt.Errorf("--memory %s is too small: the container's init alone needs %s", *memory, cgroup.FormatSize(cgroup.MinMemory))
+		}
+	}
+	if *cpus != "" {
+		if l.CPUs, err = cgroup.ParseCPUs(*cpus); err != nil {
+			return container{}, l, fmt.Errorf("--cpus: %w", err)
+		}
+	}
+	if l.PidsMax != 0 && l.PidsMax < cgroup.MinPids {
+		return container{}, l, fmt.Errorf("--pids-limit %d is too small: the container's init (a Go program) needs several threads; use at least %d", l.PidsMax, cgroup.MinPids)
+	}
+	l.IOWeight = uint16(min(*ioWeight, 65535))
+	if err := l.Validate(); err != nil {
+		return container{}, l, err
+	}
+	if *ip != "" {
+		if l.ip, err = netip.ParseAddr(*ip); err != nil {
+			return container{}, l, fmt.Errorf("--ip %q is not an IPv4 address", *ip)
+		}
+	}
+	if *name == "" {
+		*name = state.NewName()
+	}
+	return container{Name: *name, Layers: layers, Hostname: *hostname, UserNS: *userns, Command: flags.Args()}, l, nil
+}
+
+// layerList collects repeated --layer flags as absolute paths.
+type layerList []string
+
+func (l *layerList) String() string { return fmt.Sprint(*l) }
+
+func (l *layerList) Set(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
+		return fmt.Errorf("layer %s is not a directory", dir)
+	}
+	*l = append(*l, abs)
+	return nil
+}
+
+// run is the outside half: what needs the host's view, then wait.
+func run(c container, l limits) (code int, err error) {
+	// 0. A directory of its own under the state root: the upper and work directories of
+	//    its writable layer, and the mount point of its root. It outlives the run.
+	store, err := state.Open(state.RootFromEnv())
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	dirs, err := store.Create(c.Name, record{Layers: c.Layers})
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	defer dirs.Stopped()
+	c.Upper, c.Work, c.Root = dirs.Upper(), dirs.Work(), dirs.Merged()
+	opts := namespace.Options{Args: c.Command, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if c.UserNS {
+		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
+		// own its writable layer.
+		idmap := namespace.DefaultIDMap
+		if err := giveTo(idmap.Outside, c.Layers, c.Upper, c.Work, c.Root); err != nil {
+			return process.ExitSetupFailed, err
+		}
+		opts.UserNS = &idmap
+	}
+
+	// 1. NEW: the network: the bridge and its NAT rules (made once, kept), and an address
+	//    for this container, leased until it ends.
+	nw, err := network.New(l.bridge, l.subnet, filepath.Join(state.RootFromEnv(), "network"))
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	if err := nw.EnsureBridge(); err != nil {
+		return process.ExitSetupFailed, err
+	}
+	if err := nw.EnsureNAT(); err != nil {
+		return process.ExitSetupFailed, err
+	}
+	lease, err := nw.Allocate(c.Name, l.ip)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	defer func() {
+		if releaseErr := lease.Release(); releaseErr != nil && err == nil {
+			err = fmt.Errorf("clean up: %w", releaseErr)
+		}
+	}()
+	c.Network = lease.Inside()
+
+	// 2. A cgroup for this container, with its limits written before anyone is in it.
+	//    Groups that containers killed with SIGKILL left behind are removed first.
+	if _, err := cgroup.RemoveStale(); err != nil {
+		return process.ExitSetupFailed, err
+	}
+	cg, err := cgroup.New(c.Name, l.Limits)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	defer func() {
+		if removeErr := cg.Remove(); removeErr != nil && err == nil {
+			err = fmt.Errorf("clean up: %w", removeErr)
+		}
+	}()
+
+	// 3. Re-execute this program as the child, in new UTS, PID, mount, IPC and network
+	//    namespaces (and with --userns a user namespace, whose uid and gid maps we write).
+	//    It starts blocked on the pipe.
+	child, err := namespace.Start(opts)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+
+	// 4. Move the child into the cgroup while it waits: everything it starts from now
+	//    on is born inside, and counted.
+	if err := cg.Add(child.PID); err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+
+	// 5. NEW: plug the cable in: a veth pair, one end on the bridge, the other created in
+	//    the child's network namespace as eth0; then forward the published ports to it.
+	ep, err := nw.Connect(child.PID, l.noICC)
+	if err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+	defer ep.Remove()
+	if err := nw.Publish(lease, l.publish); err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+	fmt.Fprintf(os.Stderr, "06-network: %s is %s on %s: inside %q, on the host %q\n",
+		c.Name, c.Network.Address, l.bridge, ep.InsideLink(), ep.HostLink())
+
+	// 6. Our half is done: send the description, and the child starts its half.
+	if err := child.Release(c); err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+
+	// 7. Wait for the container's init and pass its status on. Ctrl-C goes to the container.
+	code, err = child.Wait()
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+
+	// 8. Ask the cgroup what happened. The OOM killer leaves only a SIGKILL behind; the
+	//    cgroup's counters say who sent it.
+	stats, err := cg.Stats()
+	if err != nil {
+		return code, err
+	}
+	if l.stats {
+		printStats(cg, l.Limits, stats)
+	}
+	if stats.OOMKills > 0 {
+		fmt.Fprintf(os.Stderr, "06-network: the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)\n",
+			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
+		return 137, nil
+	}
+	return code, nil
+}
+
+// inside is the child's half: what needs the container's view, then the command under an init.
+func inside() int {
+	var c container
+	must(namespace.Receive(&c)) // blocks until the parent's half is done
+
+	// 1. Stop mount events from travelling between this namespace and the host's: on a
+	//    systemd host "/" is shared, and without this our mounts would appear on the host.
+	must(mount.MakePrivate("/"))
+
+	// 2. NEW: set eth0 up from inside: its address, lo, and the default route via the bridge.
+	must(network.ConfigureInside(c.Network))
+
+	// 3. The container's root is an overlay: the layers, read-only, under its upper
+	//    directory. Mounted in the container's mount namespace, it vanishes with it.
+	must(overlay.Mount(c.Layers, c.Upper, c.Work, c.Root))
+
+	// 4. Step into the root (pivot_root needs a mount point, which the overlay is).
+	must(namespace.EnterRoot(c.Root))
+
+	// 5. NEW: the files that name the network: /etc/hosts, /etc/resolv.conf, /etc/hostname.
+	must(network.WriteEtcFiles(".", c.Hostname, c.Network.Address.Addr()))
+
+	// 6. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is the root.
+	_, err := procfs.MountAll(".")
+	must(err)
+
+	// 7. Swap the roots and detach the old one: the host's files are gone, not just hidden.
+	must(namespace.PivotRoot())
+
+	// 8. A hostname of our own; the host's does not change.
+	must(namespace.SetHostname(c.Hostname))
+
+	// 9. Run the command as our child, and be its init: forward signals, reap orphans.
+	path, err := rootfs.LookPath("/", c.Command[0], "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "06-network:", err)
+		return process.ExitCodeFor(err)
+	}
+	cmd := &exec.Cmd{Path: path, Args: c.Command, Dir: "/", Env: process.Env("HOSTNAME=" + c.Hostname),
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	code, err := namespace.RunInit(cmd)
+	must(err)
+	return code
+}
+
+// record is what a container's state directory remembers of how it was made.
+type record struct {
+	Layers []string
+}
+
+// diff prints what a container changed, compared with its layers.
+func diff(name string) (int, error) {
+	store, err := state.Open(state.RootFromEnv())
+	if err != nil {
+		return 1, err
+	}
+	var r record
+	c, err := store.Load(name, &r)
+	if err != nil {
+		return 1, err
+	}
+	changes, err := overlay.Diff(r.Layers, c.Upper())
+	if err != nil {
+		return 1, err
+	}
+	for _, change := range changes {
+		fmt.Println(change)
+	}
+	return 0, nil
+}
+
+// remove deletes a stopped container's state, its writable layer with it.
+func remove(name string) error {
+	store, err := state.Open(state.RootFromEnv())
+	if err != nil {
+		return err
+	}
+	return store.Remove(name)
+}
+
+// cleanup removes a network: its bridge, rules and stale leases, refusing while a
+// container still uses it.
+func cleanup(args []string) error {
+	flags := flag.NewFlagSet("cleanup", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	bridge := flags.String("bridge", network.DefaultBridge, "the bridge to remove")
+	subnet := flags.String("subnet", network.DefaultSubnet, "the bridge's subnet")
+	if err := flags.Parse(args); err != nil || flags.NArg() != 0 {
+		return errUsage
+	}
+	nw, err := network.New(*bridge, *subnet, filepath.Join(state.RootFromEnv(), "network"))
+	if err != nil {
+		return err
+	}
+	removed, err := nw.Cleanup()
+	for _, line := range removed {
+		fmt.Println(line)
+	}
+	return err
+}
+
+// giveTo makes a container in a user namespace able to use its directories: uid can pass
+// through the layers, and owns the writable layer and the mount point.
+func giveTo(uid int, layers []string, own ...string) error {
+	for _, layer := range layers {
+		if err := namespace.ReachableBy(layer, uid, uid); err != nil {
+			return err
+		}
+	}
+	for _, dir := range own {
+		if err := os.Chown(dir, uid, uid); err != nil {
+			return fmt.Errorf("give %s to uid %d: %w", dir, uid, err)
+		}
+		if err := namespace.ReachableBy(dir, uid, uid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printStats reports what the container used, read from its cgroup's own accounting.
+func printStats(cg *cgroup.Cgroup, l cgroup.Limits, s cgroup.Stats) {
+	fmt.Fprintf(os.Stderr, "cgroup %s\n", cg.Path())
+	for _, setting := range cg.Settings() {
+		fmt.Fprintf(os.Stderr, "  %s\n", setting)
+	}
+	fmt.Fprintf(os.Stderr, "  memory: peak %s, limit reached %d times, OOM kills %d\n",
+		cgroup.FormatSize(int64(s.MemoryPeakBytes)), s.MemoryLimitHits, s.OOMKills)
+	fmt.Fprintf(os.Stderr, "  cpu:    %.2fs used, %.2fs throttled\n", s.CPUUsage.Seconds(), s.CPUThrottled.Seconds())
+	fmt.Fprintf(os.Stderr, "  pids:   %d forks refused at the limit\n", s.ForksRefused)
+}
+
+// must ends the child when a step of its half fails: the container cannot be made, and the
+// parent passes the status on.
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "06-network: inside the container:", err)
+		os.Exit(process.ExitSetupFailed)
+	}
+}
+
+// namespaces prints the namespaces of a process and which of them it shares with the host.
+func namespaces(arg string) (int, error) {
+	pid, err := strconv.Atoi(arg)
+	if err != nil || pid <= 0 {
+		return 2, fmt.Errorf("ns: %q is not a process ID", arg)
+	}
+	table, err := procfs.DescribeNamespaces(pid)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Print(table)
+	return 0, nil
+}
