@@ -70,6 +70,7 @@ type container struct {
 	Hostname string
 	UserNS   bool
 	Network  network.Inside // eth0's address and the gateway
+	State    string         // the container's state directory
 	Command  []string
 }
 
@@ -227,7 +228,7 @@ func run(c container, l limits) (code int, err error) {
 		return process.ExitSetupFailed, err
 	}
 	defer dirs.Stopped()
-	c.Upper, c.Work, c.Root = dirs.Upper(), dirs.Work(), dirs.Merged()
+	c.State, c.Upper, c.Work, c.Root = dirs.Dir, dirs.Upper(), dirs.Work(), dirs.Merged()
 	opts := namespace.Options{Args: c.Command, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if c.UserNS {
 		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
@@ -261,6 +262,9 @@ func run(c container, l limits) (code int, err error) {
 		}
 	}()
 	c.Network = lease.Inside()
+	if err := network.WriteEtcFiles(c.State, c.Hostname, c.Network.Address.Addr()); err != nil {
+		return process.ExitSetupFailed, err
+	}
 
 	// 2. A cgroup for this container, with its limits written before anyone is in it.
 	//    Groups that containers killed with SIGKILL left behind are removed first.
@@ -355,8 +359,10 @@ func inside() int {
 	// 4. Step into the root (pivot_root needs a mount point, which the overlay is).
 	must(namespace.EnterRoot(c.Root))
 
-	// 5. NEW: the files that name the network: /etc/hosts, /etc/resolv.conf, /etc/hostname.
-	must(network.WriteEtcFiles(".", c.Hostname, c.Network.Address.Addr()))
+	// 5. NEW: the files that name the network, /etc/hosts, /etc/resolv.conf and
+	//    /etc/hostname, mounted in from the container's state directory, where the parent
+	//    wrote them: they stay out of the writable layer, and so out of any diff or commit.
+	must(network.BindEtcFiles(c.State, "."))
 
 	// 6. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is the root.
 	_, err := procfs.MountAll(".")

@@ -14,4 +14,5 @@ for dir in [0-9][0-9]-*/; do
 	echo "built bin/$lab"
 done
 go build -o "$BIN/probe" ./labs/labtest/probe
-echo "built bin/probe"
+go build -o "$BIN/registry" ./scripts/registry
+echo "built bin/probe and bin/registry"

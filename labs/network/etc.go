@@ -18,8 +18,9 @@ var hostResolvConfs = []string{"/etc/resolv.conf", "/run/systemd/resolve/resolv.
 
 // WriteEtcFiles writes the files through which programs in the container learn their name
 // and how to resolve names: /etc/hostname, /etc/hosts (localhost, and hostname on addr) and
-// /etc/resolv.conf (the host's, without its loopback name servers). root is the container's
-// root as the host sees it, before pivot_root.
+// /etc/resolv.conf (the host's, without its loopback name servers), into root/etc. root is
+// the container's root as the host sees it, before pivot_root, or a directory of the
+// container's own from which BindEtcFiles mounts them in.
 //
 // An image's /etc/hosts may be a symbolic link, even one pointing at a host file; writing
 // through it before pivot_root would change the host. So each file is removed and created

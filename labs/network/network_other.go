@@ -38,3 +38,9 @@ func ConfigureInside(in Inside) error { return errNotLinux }
 
 // Cleanup removes the network from the host (Linux only).
 func (n *Network) Cleanup() ([]string, error) { return nil, errNotLinux }
+
+// EtcFiles are the files WriteEtcFiles writes into a directory's etc/.
+var EtcFiles = []string{"hostname", "hosts", "resolv.conf"}
+
+// BindEtcFiles bind-mounts the written files over the container's (Linux only).
+func BindEtcFiles(dir, root string) error { return errNotLinux }

@@ -96,6 +96,9 @@ func Busybox(dir string) error {
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
 		"etc/hosts":  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		// Empty, for a container engine to mount its own over (lab 06).
+		"etc/hostname":    "",
+		"etc/resolv.conf": "",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {

@@ -1,0 +1,443 @@
+// 07-images is lab 06's container made from an image: the image's layers are the
+// container's lowerdirs, and its config says what to run, with which environment, in which
+// directory, as which user. A container's changes become an image again with commit.
+//
+// run below is lab 06's run, plus one step in each half. The image subcommands, which are
+// the rest of this lab, are in images.go: import, export, commit, save, load, push, pull,
+// ls, rm and inspect, over the image store of labs/image.
+//
+// Usage:
+//
+//	07-images run [--name NAME] [--publish HOST:CONTAINER]... [lab 06's flags] REF [COMMAND...]
+//	07-images import [--cmd CMD] FILE.tar|DIR REF     a root file system becomes an image
+//	07-images export CONTAINER|REF -o FILE.tar        a container's or image's files, flattened
+//	07-images commit CONTAINER REF                    a container's changes become a new layer
+//	07-images save REF... -o FILE.tar [--format docker-archive|oci-archive]
+//	07-images load -i FILE.tar
+//	07-images push [--insecure] REF                   to a registry
+//	07-images pull [--insecure] REF                   from a registry
+//	07-images tag REF NEWREF                          another name for an image
+//	07-images ls                                      the images in the store
+//	07-images rm CONTAINER|REF                        a stopped container, or an image
+//	07-images inspect REF                             an image's manifest, config and layers
+//	07-images diff CONTAINER                          what a container changed
+//	07-images cleanup [--bridge NAME] [--subnet CIDR] remove the bridge, its rules, stale leases
+//	07-images ns PID                                  a process's namespaces
+//
+// State, images included, lives under $CONTAINERLABS_ROOT (default /var/lib/containerlabs).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"containerlabs/labs/cgroup"
+	"containerlabs/labs/image"
+	"containerlabs/labs/mount"
+	"containerlabs/labs/namespace"
+	"containerlabs/labs/network"
+	"containerlabs/labs/overlay"
+	"containerlabs/labs/process"
+	"containerlabs/labs/procfs"
+	"containerlabs/labs/rootfs"
+	"containerlabs/labs/state"
+)
+
+const usage = `usage:
+  07-images run [--name NAME] [--publish HOST:CONTAINER]... [--no-icc] [--ip ADDR]
+                [--bridge NAME] [--subnet CIDR] [--memory SIZE] [--cpus N] [--cpu-shares N]
+                [--pids-limit N] [--io-weight N] [--stats] [--hostname NAME] [--userns]
+                REF [COMMAND...]
+  07-images import [--cmd CMD] FILE.tar|DIR REF     a root file system becomes an image
+  07-images export CONTAINER|REF -o FILE.tar        a container's or image's files, flattened
+  07-images commit CONTAINER REF                    a container's changes become a new layer
+  07-images save REF... -o FILE.tar [--format docker-archive|oci-archive]
+  07-images load -i FILE.tar
+  07-images push [--insecure] REF                   to a registry
+  07-images pull [--insecure] REF                   from a registry
+  07-images tag REF NEWREF                          another name for an image
+  07-images ls                                      the images in the store
+  07-images rm CONTAINER|REF                        a stopped container, or an image
+  07-images inspect REF                             an image's manifest, config and layers
+  07-images diff CONTAINER                          what a container changed
+  07-images cleanup [--bridge NAME] [--subnet CIDR] remove the bridge, its rules, stale leases
+  07-images ns PID                                  a process's namespaces`
+
+// errUsage marks a command line that makes no sense; the program exits with status 2.
+var errUsage = errors.New(usage)
+
+// container is what the child needs to know; the parent sends it down the pipe.
+type container struct {
+	Name     string
+	Layers   []string // lowest first
+	Upper    string
+	Work     string
+	Root     string // where the overlay is mounted
+	Hostname string
+	UserNS   bool
+	Network  network.Inside // eth0's address and the gateway
+	State    string         // the container's state directory
+	Command  []string
+	Env      []string // from the image
+	Dir      string   // the working directory, from the image
+	User     string   // the image's user, resolved inside the container's own /etc/passwd
+}
+
+// limits are what only the parent needs: the cgroup's settings, whether to print stats,
+// and the network settings.
+type limits struct {
+	cgroup.Limits
+	stats   bool
+	bridge  string
+	subnet  string
+	ip      netip.Addr
+	publish []network.Port
+	noICC   bool
+	image   string
+}
+
+func main() {
+	if namespace.IsChild() {
+		os.Exit(inside())
+	}
+	code, err := dispatch(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "07-images:", err)
+	}
+	os.Exit(code)
+}
+
+func dispatch(args []string) (int, error) {
+	if len(args) == 0 {
+		return 2, errUsage
+	}
+	switch args[0] {
+	case "run":
+		c, l, err := parseRun(args[1:])
+		if err != nil {
+			return 2, err
+		}
+		return run(c, l)
+	case "diff":
+		if len(args) != 2 {
+			return 2, errUsage
+		}
+		return diff(args[1])
+	case "rm":
+		if len(args) != 2 {
+			return 2, errUsage
+		}
+		if err := remove(args[1]); err != nil {
+			return 1, err
+		}
+		return 0, nil
+	case "import", "export", "commit", "save", "load", "push", "pull", "tag", "ls", "inspect":
+		return images(args[0], args[1:])
+	case "cleanup":
+		if err := cleanup(args[1:]); err != nil {
+			return 1, err
+		}
+		return 0, nil
+	case "ns":
+		if len(args) != 2 {
+			return 2, errUsage
+		}
+		return namespaces(args[1])
+	default:
+		return 2, errUsage
+	}
+}
+
+func parseRun(args []string) (container, limits, error) {
+	var l limits
+	flags := flag.NewFlagSet("run", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	name := flags.String("name", "", "the container's name (default: random)")
+	hostname := flags.String("hostname", "container", "the container's hostname")
+	userns := flags.Bool("userns", false, "map root inside to an unprivileged user outside")
+	memory := flags.String("memory", "", "memory limit, swap included (64m, 1g)")
+	cpus := flags.String("cpus", "", "CPU quota in CPUs (0.5 is half a CPU)")
+	flags.Uint64Var(&l.CPUShares, "cpu-shares", 0, "relative CPU weight (default 1024)")
+	flags.Int64Var(&l.PidsMax, "pids-limit", 0, "most processes and threads")
+	ioWeight := flags.Uint("io-weight", 0, "relative disk time weight, 10 to 1000")
+	flags.BoolVar(&l.stats, "stats", false, "print what the container used when it ends")
+	flags.StringVar(&l.bridge, "bridge", network.DefaultBridge, "the bridge to connect to")
+	flags.StringVar(&l.subnet, "subnet", network.DefaultSubnet, "the bridge's subnet")
+	flags.BoolVar(&l.noICC, "no-icc", false, "no traffic with other --no-icc containers on the bridge")
+	ip := flags.String("ip", "", "the container's address (default: the lowest free one)")
+	flags.Func("publish", "publish a port: HOST:CONTAINER[/udp] (repeat)", func(s string) error {
+		port, err := network.ParsePort(s)
+		l.publish = append(l.publish, port)
+		return err
+	})
+	if err := flags.Parse(args); err != nil {
+		return container{}, l, fmt.Errorf("%v\n%s", err, usage)
+	}
+	if flags.NArg() < 1 {
+		return container{}, l, errUsage
+	}
+	var err error
+	if *memory != "" {
+		if l.MemoryBytes, err = cgroup.ParseSize(*memory); err != nil {
+			return container{}, l, fmt.Errorf("--memory: %w", err)
+		}
+		if l.MemoryBytes < cgroup.MinMemory {
+			return container{}, l, fmt.Errorf("--memory %s is too small: the container's init alone needs %s", *memory, cgroup.FormatSize(cgroup.MinMemory))
+		}
+	}
+	if *cpus != "" {
+		if l.CPUs, err = cgroup.ParseCPUs(*cpus); err != nil {
+			return container{}, l, fmt.Errorf("--cpus: %w", err)
+		}
+	}
+	if l.PidsMax != 0 && l.PidsMax < cgroup.MinPids {
+		return container{}, l, fmt.Errorf("--pids-limit %d is too small: the container's init (a Go program) needs several threads; use at least %d", l.PidsMax, cgroup.MinPids)
+	}
+	l.IOWeight = uint16(min(*ioWeight, 65535))
+	if err := l.Validate(); err != nil {
+		return container{}, l, err
+	}
+	if *ip != "" {
+		if l.ip, err = netip.ParseAddr(*ip); err != nil {
+			return container{}, l, fmt.Errorf("--ip %q is not an IPv4 address", *ip)
+		}
+	}
+	if *name == "" {
+		*name = state.NewName()
+	}
+	l.image = flags.Arg(0)
+	return container{Name: *name, Hostname: *hostname, UserNS: *userns, Command: flags.Args()[1:]}, l, nil
+}
+
+// run is the outside half: what needs the host's view, then wait.
+func run(c container, l limits) (code int, err error) {
+	// 0a. NEW: the image: its layers, unpacked once into the store, are the lowerdirs; its
+	//     config says what to run. A command on the command line replaces its Cmd.
+	images, err := image.Open(imageRoot())
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	img, err := images.Inspect(l.image)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	if c.Layers, err = images.Layers(l.image); err != nil {
+		return process.ExitSetupFailed, err
+	}
+	proc, err := image.RunConfig(img.Config, c.Command)
+	if err != nil {
+		return process.ExitSetupFailed, fmt.Errorf("run %s: %w", l.image, err)
+	}
+	c.Command, c.Env, c.Dir, c.User = proc.Args, proc.Env, proc.WorkingDir, proc.User
+
+	// 0b. A directory of its own under the state root: the upper and work directories of
+	//     its writable layer, and the mount point of its root. It outlives the run.
+	store, err := state.Open(state.RootFromEnv())
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	dirs, err := store.Create(c.Name, record{Layers: c.Layers, Image: img.Ref})
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	defer dirs.Stopped()
+	c.State, c.Upper, c.Work, c.Root = dirs.Dir, dirs.Upper(), dirs.Work(), dirs.Merged()
+	opts := namespace.Options{Args: c.Command, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if c.UserNS {
+		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
+		// own its writable layer.
+		idmap := namespace.DefaultIDMap
+		if err := giveTo(idmap.Outside, c.Layers, c.Upper, c.Work, c.Root); err != nil {
+			return process.ExitSetupFailed, err
+		}
+		opts.UserNS = &idmap
+	}
+
+	// 1. The network: the bridge and its NAT rules (made once, kept), and an address
+	//    for this container, leased until it ends.
+	nw, err := network.New(l.bridge, l.subnet, filepath.Join(state.RootFromEnv(), "network"))
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	if err := nw.EnsureBridge(); err != nil {
+		return process.ExitSetupFailed, err
+	}
+	if err := nw.EnsureNAT(); err != nil {
+		return process.ExitSetupFailed, err
+	}
+	lease, err := nw.Allocate(c.Name, l.ip)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	defer func() {
+		if releaseErr := lease.Release(); releaseErr != nil && err == nil {
+			err = fmt.Errorf("clean up: %w", releaseErr)
+		}
+	}()
+	c.Network = lease.Inside()
+	if err := network.WriteEtcFiles(c.State, c.Hostname, c.Network.Address.Addr()); err != nil {
+		return process.ExitSetupFailed, err
+	}
+
+	// 2. A cgroup for this container, with its limits written before anyone is in it.
+	//    Groups that containers killed with SIGKILL left behind are removed first.
+	if _, err := cgroup.RemoveStale(); err != nil {
+		return process.ExitSetupFailed, err
+	}
+	cg, err := cgroup.New(c.Name, l.Limits)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	defer func() {
+		if removeErr := cg.Remove(); removeErr != nil && err == nil {
+			err = fmt.Errorf("clean up: %w", removeErr)
+		}
+	}()
+
+	// 3. Re-execute this program as the child, in new UTS, PID, mount, IPC and network
+	//    namespaces (and with --userns a user namespace, whose uid and gid maps we write).
+	//    It starts blocked on the pipe.
+	child, err := namespace.Start(opts)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+
+	// 4. Move the child into the cgroup while it waits: everything it starts from now
+	//    on is born inside, and counted.
+	if err := cg.Add(child.PID); err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+
+	// 5. Plug the cable in: a veth pair, one end on the bridge, the other created in
+	//    the child's network namespace as eth0; then forward the published ports to it.
+	ep, err := nw.Connect(child.PID, l.noICC)
+	if err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+	defer ep.Remove()
+	if err := nw.Publish(lease, l.publish); err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+	fmt.Fprintf(os.Stderr, "07-images: %s is %s on %s: inside %q, on the host %q\n",
+		c.Name, c.Network.Address, l.bridge, ep.InsideLink(), ep.HostLink())
+
+	// 6. Our half is done: send the description, and the child starts its half.
+	if err := child.Release(c); err != nil {
+		child.Kill()
+		return process.ExitSetupFailed, err
+	}
+
+	// 7. Wait for the container's init and pass its status on. Ctrl-C goes to the container.
+	code, err = child.Wait()
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+
+	// 8. Ask the cgroup what happened. The OOM killer leaves only a SIGKILL behind; the
+	//    cgroup's counters say who sent it.
+	stats, err := cg.Stats()
+	if err != nil {
+		return code, err
+	}
+	if l.stats {
+		printStats(cg, l.Limits, stats)
+	}
+	if stats.OOMKills > 0 {
+		fmt.Fprintf(os.Stderr, "07-images: the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)\n",
+			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
+		return 137, nil
+	}
+	return code, nil
+}
+
+// inside is the child's half: what needs the container's view, then the command under an init.
+func inside() int {
+	var c container
+	must(namespace.Receive(&c)) // blocks until the parent's half is done
+
+	// 1. Stop mount events from travelling between this namespace and the host's: on a
+	//    systemd host "/" is shared, and without this our mounts would appear on the host.
+	must(mount.MakePrivate("/"))
+
+	// 2. Set eth0 up from inside: its address, lo, and the default route via the bridge.
+	must(network.ConfigureInside(c.Network))
+
+	// 3. The container's root is an overlay: the layers, read-only, under its upper
+	//    directory. Mounted in the container's mount namespace, it vanishes with it.
+	must(overlay.Mount(c.Layers, c.Upper, c.Work, c.Root))
+
+	// 4. Step into the root (pivot_root needs a mount point, which the overlay is).
+	must(namespace.EnterRoot(c.Root))
+
+	// 5. The files that name the network, /etc/hosts, /etc/resolv.conf and
+	//    /etc/hostname, mounted in from the container's state directory, where the parent
+	//    wrote them: they stay out of the writable layer, and so out of any diff or commit.
+	must(network.BindEtcFiles(c.State, "."))
+
+	// 5b. NEW: the image's user, looked up in the image's own /etc/passwd and /etc/group:
+	//     the host's user names mean nothing here.
+	user, err := image.ResolveUser(".", c.User)
+	must(err)
+
+	// 6. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is the root.
+	_, err = procfs.MountAll(".")
+	must(err)
+
+	// 7. Swap the roots and detach the old one: the host's files are gone, not just hidden.
+	must(namespace.PivotRoot())
+
+	// 8. A hostname of our own; the host's does not change.
+	must(namespace.SetHostname(c.Hostname))
+
+	// 9. Run the command as our child, as the image's user, in its working directory and
+	//    with its environment, and be its init: forward signals, reap orphans.
+	path, err := rootfs.LookPath("/", c.Command[0], pathOf(c.Env))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "07-images:", err)
+		return process.ExitCodeFor(err)
+	}
+	env := append(c.Env, "HOSTNAME="+c.Hostname)
+	if !hasVar(c.Env, "HOME") {
+		env = append(env, "HOME="+user.Home)
+	}
+	cmd := &exec.Cmd{Path: path, Args: c.Command, Dir: c.Dir, Env: env,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(user.UID), Gid: uint32(user.GID)}}}
+	code, err := namespace.RunInit(cmd)
+	must(err)
+	return code
+}
+
+// must ends the child when a step of its half fails: the container cannot be made, and the
+// parent passes the status on.
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "07-images: inside the container:", err)
+		os.Exit(process.ExitSetupFailed)
+	}
+}
+
+// namespaces prints the namespaces of a process and which of them it shares with the host.
+func namespaces(arg string) (int, error) {
+	pid, err := strconv.Atoi(arg)
+	if err != nil || pid <= 0 {
+		return 2, fmt.Errorf("ns: %q is not a process ID", arg)
+	}
+	table, err := procfs.DescribeNamespaces(pid)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Print(table)
+	return 0, nil
+}
