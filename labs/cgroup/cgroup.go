@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -137,12 +138,17 @@ func (s Setting) String() string {
 	return fmt.Sprintf("echo %q > %s", s.Value, s.File)
 }
 
-var sizePattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b)?$`)
+// sizePattern and namePattern are compiled on first use, not at program start: every binary
+// that imports this package would otherwise pay the compile (about 2ms, mostly namePattern's
+// {0,127}) at each start, twice per container for an OCI runtime.
+var sizePattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b)?$`)
+})
 
 // ParseSize reads a size such as "64m", "1.5g", "512KiB" or "1048576". The units are
 // powers of 1024, as `docker run --memory` reads them; case does not matter.
 func ParseSize(s string) (int64, error) {
-	m := sizePattern.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
+	m := sizePattern().FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m == nil {
 		return 0, fmt.Errorf("invalid size %q: want a number with an optional unit k, m, g or t (64m, 1.5g)", s)
 	}
@@ -225,12 +231,14 @@ func BlkioToIOWeight(weight uint16) uint64 {
 	return 1 + (uint64(weight)-10)*9999/990
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+})
 
 // checkName makes sure a container name is a single safe path element, so it can never
 // reach outside the parent group.
 func checkName(name string) error {
-	if !namePattern.MatchString(name) {
+	if !namePattern().MatchString(name) {
 		return fmt.Errorf("invalid cgroup name %q: want letters, digits, '_', '.' or '-', starting with a letter or digit", name)
 	}
 	return nil

@@ -146,11 +146,31 @@ func locateUncached(name string) (string, error) {
 		}
 		return path, nil
 	}
+	if pkg, ok := cgoPrograms[name]; ok {
+		return buildWith(name, pkg, true)
+	}
 	return build(name, name)
 }
 
+// cgoPrograms are the programs that need cgo, and where their source is: the engine and the
+// runtime join namespaces in a C constructor (labs/runtime/nsenter) and compile seccomp
+// filters with libseccomp. They are linked statically, like the labs' pure Go binaries.
+var cgoPrograms = map[string]string{
+	"08-engine": "08-engine",
+	"labs-runc": "08-engine/labs-runc",
+}
+
+// CgoBuildFlags are the go build flags of a static binary that uses cgo: the os/user and
+// net packages in pure Go (glibc's NSS cannot work in a static binary) and the external
+// linker told to link statically. scripts/build.sh uses the same.
+var CgoBuildFlags = []string{"-tags", "osusergo,netgo", "-ldflags", "-linkmode external -extldflags -static"}
+
 // build compiles the package at pkg (relative to the repository root) into bin/name.
 func build(name, pkg string) (string, error) {
+	return buildWith(name, pkg, false)
+}
+
+func buildWith(name, pkg string, cgo bool) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
@@ -168,10 +188,15 @@ func build(name, pkg string) (string, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
-	cmd.Dir = root
+	args := []string{"build", "-o", out}
 	// Static binaries: they can be copied into a root that has no libraries.
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	env := "CGO_ENABLED=0"
+	if cgo {
+		args, env = append(args, CgoBuildFlags...), "CGO_ENABLED=1"
+	}
+	cmd := exec.Command("go", append(args, "./"+pkg)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env)
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s: %v\n%s", name, err, output)
 	}

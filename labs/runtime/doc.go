@@ -1,0 +1,76 @@
+// Package runtime is an OCI runtime: it creates and runs containers from OCI bundles the way
+// runc does, so that containerd (and through it Kubernetes) can drive it, and it is the
+// layer the workshop's engine (08-engine) runs its containers with.
+//
+// # Bundles and the lifecycle
+//
+// A bundle is a directory with a config.json (the OCI runtime specification: the process,
+// the root, mounts, namespaces, cgroup resources, hardening, hooks) and usually the root
+// file system. Engines build bundles from images; the runtime only reads them. A container
+// goes through the OCI lifecycle:
+//
+//	create   namespaces, mounts, cgroup and hardening are set up; the init waits
+//	start    the init execs the user's command, which becomes the container's PID 1
+//	kill     signals the init (or, with all, every process of the cgroup)
+//	delete   removes the cgroup and the state once the processes are gone
+//
+// Splitting create from start is what lets an engine plug the network into the container's
+// namespace (or run hooks) after the namespaces exist but before the command runs.
+//
+// # The exec fifo
+//
+// create leaves the init blocked in open(2) of a FIFO in the container's state directory
+// (exec.fifo): opening a FIFO for writing blocks until someone opens it for reading. start
+// opens it for reading, which releases the init; the init writes a byte and execs the
+// command; start removes the FIFO. The FIFO's existence is therefore the "created" status.
+// runc invented this; containerd relies on create returning only when everything is ready.
+//
+// # Who is whose parent
+//
+// The runtime starts its own binary (/proc/self/exe). Before the Go runtime in that process
+// starts a thread, nsenter's C constructor (package nsenter) moves it into the container's
+// namespaces and forks; the child becomes the container's init, and the constructor's
+// process exits. The runtime is a child subreaper, so the orphaned init becomes its child,
+// and when the runtime exits (create returns), the init passes to the runtime's nearest
+// subreaper: containerd's shim, which waits for it and reports its exit. There is no extra
+// process in the container: the init execs the command, which is PID 1 itself.
+//
+//	runtime (create) ── nsenter (C, exits) ── init (Go) ══ execve ══> command (PID 1)
+//
+// # The init's order of work
+//
+// The order matters and follows runc's: the init is moved into its cgroup before it forks
+// anything (and only then makes a cgroup namespace, whose root is the cgroup it is in);
+// mounts are made before pivot_root, under the new root, with "/" set to slave propagation
+// first so that nothing mounted inside reaches the host; device nodes, the console, the
+// hostname, sysctls, and the read-only and masked paths come next; rlimits are set by the
+// runtime from outside (raising a hard limit needs a capability the init may lack); then
+// no_new_privs, the user and the capability sets (keeping the permitted set across setuid
+// with PR_SET_KEEPCAPS), and the seccomp filter last, so that the set-up's own system
+// calls are not filtered (without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so
+// it then goes in before the capabilities are dropped). Every error before the init
+// reports "ready" fails create with the init's message.
+//
+// The runtime compiles the seccomp profile (with libseccomp, which needs cgo) while the init
+// starts, and keeps the compiled program in a cache under the state root; the init only
+// loads it, with one system call.
+//
+// # State
+//
+// Each container has a directory under the state root: state.json (written to a temporary
+// file and renamed, so a reader never sees half of it; no fsync, as the root is a tmpfs)
+// and the exec fifo. The status is never stored: it is worked out each time from the kernel.
+// The init is recorded by its PID and its start time (field 22 of /proc/PID/stat), because a
+// PID is reused once its process is gone but the pair never is; signals go through a pidfd,
+// which cannot reach a process that reused the PID. Commands on one container are
+// serialised with an flock on its directory.
+//
+// # What is not supported
+//
+// AppArmor, SELinux labels, Intel RDT, memory policies, personality, network devices,
+// scheduler and CPU affinity settings, idmapped mounts, seccomp notification (listeners),
+// the systemd cgroup driver, device rules on cgroup v2 (they need an eBPF program), and
+// checkpoint/restore. Each is refused with an error naming the field (ErrUnsupported);
+// none is ignored, because a container started without the isolation its config asked for
+// is worse than no container.
+package runtime

@@ -1,0 +1,178 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/procfs"
+)
+
+// Exec runs another process in a running (or created) container: it joins every namespace
+// of the container's init and its cgroup, enters its root, and applies the process's own
+// user, capabilities, rlimits and no_new_privs, and the container's seccomp profile.
+// Joining the mount and user namespaces is what needs nsenter's C constructor: the kernel
+// refuses both to a multi-threaded process, and a Go program is one from its start.
+//
+// In the foreground, Exec waits for the process, passing signals on, and returns its exit
+// status. Detached, it returns once the process runs; the process's parent is then the
+// caller's subreaper, as containerd's shim expects.
+//
+// Equivalent to: `runc exec [--detach] [--pid-file F] ID COMMAND` or
+// `nsenter --all --target PID COMMAND` plus the cgroup and the process's hardening.
+func (r *Runtime) Exec(id string, p *specs.Process, opts ExecOptions) (int, error) {
+	if err := ValidateProcess(p); err != nil {
+		return exitCodeFor(err), err
+	}
+	if p.Terminal && opts.ConsoleSocket == "" && opts.Detach {
+		return exitCodeFor(nil), errors.New("process.terminal is set and the process is detached, so a --console-socket is needed to receive the terminal")
+	}
+	signals := make(chan os.Signal, 16)
+	if !opts.Detach {
+		signal.Notify(signals, relayedSignals...)
+		defer signal.Stop(signals)
+	}
+	var relay *consoleRelay
+	if p.Terminal && opts.ConsoleSocket == "" {
+		var err error
+		if relay, err = newConsoleRelay(); err != nil {
+			return exitCodeFor(err), err
+		}
+		defer relay.close()
+	}
+	c, err := r.open(id)
+	if err != nil {
+		return exitCodeFor(err), err
+	}
+	l, err := r.launchExec(c, p, opts, relay)
+	c.unlock()
+	if err != nil {
+		return exitCodeFor(err), err
+	}
+	var onWinch func()
+	if relay != nil {
+		in, out, _ := stdio(opts.Stdin, opts.Stdout, opts.Stderr)
+		if err := relay.start(in, out); err != nil {
+			_ = unix.Kill(l.pid, unix.SIGKILL)
+			_, _ = reap(l.pid, nil, nil)
+			return exitCodeFor(err), err
+		}
+		onWinch = relay.resize
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, l.pid); err != nil {
+			return exitCodeFor(err), err
+		}
+	}
+	if opts.Detach {
+		return 0, nil
+	}
+	return reap(l.pid, signals, onWinch)
+}
+
+func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, relay *consoleRelay) (*launch, error) {
+	switch status := c.status(); status {
+	case specs.StateRunning, specs.StateCreated:
+	default:
+		return nil, fmt.Errorf("cannot exec in a container that is %s", status)
+	}
+	plan, err := execPlan(c)
+	if err != nil {
+		return nil, err
+	}
+	seccomp, err := r.seccomp(c.Spec.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	// The process gets the container's seccomp filter, compiled here; of the config it
+	// needs only its own process.
+	cfg := &initConfig{Exec: true, Spec: &specs.Spec{Process: p}, State: c.ociState(specs.StateRunning),
+		PreserveFDs: opts.PreserveFDs, ConsoleFD: -1, FifoFD: -1, Seccomp: seccomp}
+	var extra []*os.File
+	switch {
+	case relay != nil:
+		extra = append(extra, relay.theirs)
+	case p.Terminal:
+		sock, err := connectConsoleSocket(opts.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer sock.Close()
+		extra = append(extra, sock)
+	}
+	if len(extra) > 0 {
+		cfg.ConsoleFD = fdAfterPreserved(opts.PreserveFDs, 0)
+	}
+	o := launchOptions{preserveFDs: opts.PreserveFDs, extra: extra}
+	o.stdin, o.stdout, o.stderr = stdio(opts.Stdin, opts.Stdout, opts.Stderr)
+	l, err := spawn(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.guide(plan, nil, nil); err != nil {
+		l.kill()
+		return nil, err
+	}
+	if err := c.Cgroup.Add(l.pid); err != nil {
+		l.kill()
+		return nil, err
+	}
+	if err := setOOMScoreAdj(l.pid, p.OOMScoreAdj); err != nil {
+		l.kill()
+		return nil, err
+	}
+	if err := setRlimits(l.pid, p.Rlimits); err != nil {
+		l.kill()
+		return nil, err
+	}
+	if err := l.enc.Encode(cfg); err != nil {
+		l.kill()
+		return nil, fmt.Errorf("send the process its configuration: %w", err)
+	}
+	// The socket is close-on-exec in the process: end of file means execve succeeded.
+	var m syncMsg
+	err = l.dec.Decode(&m)
+	l.sock.Close()
+	if errors.Is(err, io.EOF) {
+		return l, nil
+	}
+	l.kill()
+	if err != nil {
+		return nil, fmt.Errorf("read from the process: %w", err)
+	}
+	return nil, &initError{m.Error, m.Code}
+}
+
+// execPlan is nsenter's plan for joining the container: every namespace of the init that
+// differs from ours, the user namespace first, and then the init's root directory.
+func execPlan(c *container) ([]string, error) {
+	theirs, err := procfs.Namespaces(c.Pid)
+	if err != nil {
+		return nil, err
+	}
+	ours, err := procfs.Namespaces(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	inode := func(nss []procfs.Namespace, typ string) uint64 {
+		for _, ns := range nss {
+			if ns.Type == typ {
+				return ns.Inode
+			}
+		}
+		return 0
+	}
+	var plan []string
+	for _, typ := range namespaceOrder {
+		file := namespaceFlags[typ].file
+		if theirs := inode(theirs, file); theirs != 0 && theirs != inode(ours, file) {
+			plan = append(plan, fmt.Sprintf("join %s /proc/%d/ns/%s", typ, c.Pid, file))
+		}
+	}
+	return append(plan, fmt.Sprintf("root /proc/%d/root", c.Pid)), nil
+}

@@ -1,0 +1,218 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"unsafe"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/process"
+	"containerlabs/labs/rootfs"
+)
+
+// finalizeProcess does the last steps before execve that a container's init and an exec'd
+// process share, in runc's order, and then replaces the calling process with the command.
+// The order is the point:
+//
+//  1. the IO priority, while still root (the runtime has set the rlimits from outside,
+//     see setRlimits);
+//  2. no_new_privs, so that no setuid binary or file capability can ever raise privileges
+//     again in this process or its children;
+//  3. without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so the filter goes
+//     in now, before the capabilities are dropped (runc does the same); the calls that
+//     remain (setuid, capset, chdir, execve) are in every sane profile;
+//  4. the bounding set is cut down (PR_CAPBSET_DROP needs CAP_SETPCAP, so before setuid);
+//  5. groups, gid and uid change with PR_SET_KEEPCAPS on, which keeps the permitted set
+//     across setuid instead of clearing it, and then the final effective, permitted,
+//     inheritable and ambient sets are set;
+//  6. the working directory is entered as the user, so its permissions apply;
+//  7. beforeExec runs (the init waits there for `start`);
+//  8. with no_new_privs, the seccomp filter goes in last, so that as few calls as possible
+//     run under it;
+//  9. every descriptor above the preserved ones is marked close-on-exec, and execve.
+//
+// Capabilities, no_new_privs and the seccomp filter belong to the calling thread, which must
+// therefore be the thread that calls execve: the init locks itself to its main thread.
+func finalizeProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, beforeExec func() error) error {
+	path, err := lookPath(p)
+	if err != nil {
+		return err
+	}
+	if p.IOPriority != nil {
+		prio, _ := ioPriority(p.IOPriority)
+		const ioprioWhoProcess = 1
+		if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(prio)); errno != 0 {
+			return fmt.Errorf("set IO priority %s %d: %w", p.IOPriority.Class, p.IOPriority.Priority, errno)
+		}
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if !p.NoNewPrivileges {
+		if err := filter.load(); err != nil {
+			return err
+		}
+	}
+	if err := setUser(p); err != nil {
+		return err
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.Chdir(cwd); err != nil {
+		return fmt.Errorf("enter the working directory %s: %w", cwd, err)
+	}
+	if beforeExec != nil {
+		if err := beforeExec(); err != nil {
+			return err
+		}
+	}
+	if p.NoNewPrivileges {
+		if err := filter.load(); err != nil {
+			return err
+		}
+	}
+	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close the runtime's descriptors: %w", err)
+	}
+	if err := unix.Exec(path, p.Args, p.Env); err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
+	}
+	return nil
+}
+
+// lookPath finds the command in the container, searching the PATH of the process's own
+// environment, as a shell inside the container would.
+func lookPath(p *specs.Process) (string, error) {
+	search := ""
+	for _, kv := range p.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			search = v
+		}
+	}
+	path, err := rootfs.LookPath("/", p.Args[0], search)
+	if err != nil {
+		return "", fmt.Errorf("exec %q: %w", p.Args[0], err)
+	}
+	return path, nil
+}
+
+// setUser drops the bounding set, becomes the process's user and group, and sets the final
+// capability sets. A process without a capabilities section keeps all of root's, as runc
+// does.
+func setUser(p *specs.Process) error {
+	c := p.Capabilities
+	if c != nil {
+		bounding, _ := capabilityMask(c.Bounding)
+		for bit := range capabilityNames {
+			if bounding&(1<<bit) != 0 {
+				continue
+			}
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(bit), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+				return fmt.Errorf("drop %s from the bounding set: %w", capabilityNames[bit], err)
+			}
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities across setuid: %w", err)
+	}
+	// Credentials belong to threads too. Go's Setresuid changes those of every thread,
+	// which costs a signal to each; only this thread execs, so it alone is changed, with the
+	// raw system calls.
+	groups := p.User.AdditionalGids
+	var groupsPtr uintptr
+	if len(groups) > 0 {
+		groupsPtr = uintptr(unsafe.Pointer(&groups[0]))
+	}
+	// Inside a user namespace whose setgroups is "deny", the call is refused; the process
+	// then keeps no supplementary groups anyway.
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), groupsPtr, 0); errno != 0 && !(errno == unix.EPERM && len(groups) == 0) {
+		return fmt.Errorf("set supplementary groups %v: %w", groups, errno)
+	}
+	gid, uid := uintptr(p.User.GID), uintptr(p.User.UID)
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, gid, gid, gid); errno != 0 {
+		return fmt.Errorf("set gid %d: %w", p.User.GID, errno)
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, uid, uid, uid); errno != 0 {
+		return fmt.Errorf("set uid %d: %w", p.User.UID, errno)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keepcaps: %w", err)
+	}
+	if p.User.Umask != nil {
+		unix.Umask(int(*p.User.Umask))
+	}
+	if c == nil {
+		return nil
+	}
+	return setCapabilities(c)
+}
+
+// setCapabilities sets the effective, permitted and inheritable sets with capset(2), and
+// then the ambient set, whose capabilities survive an execve of a program without file
+// capabilities. The kernel raises an ambient capability only if it is also permitted and
+// inheritable; one that is not is skipped, as runc skips it (with a warning), because runc's
+// own default config (`runc spec`) lists ambient capabilities and no inheritable ones.
+//
+// Equivalent to: `capsh --caps=...` and `capsh --addamb=...`.
+func setCapabilities(c *specs.LinuxCapabilities) error {
+	effective, _ := capabilityMask(c.Effective)
+	permitted, _ := capabilityMask(c.Permitted)
+	inheritable, _ := capabilityMask(c.Inheritable)
+	ambient, _ := capabilityMask(c.Ambient)
+	header := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(effective), Permitted: uint32(permitted), Inheritable: uint32(inheritable)},
+		{Effective: uint32(effective >> 32), Permitted: uint32(permitted >> 32), Inheritable: uint32(inheritable >> 32)},
+	}
+	if err := unix.Capset(&header, &data[0]); err != nil {
+		return fmt.Errorf("set capabilities (effective %#x, permitted %#x, inheritable %#x): %w", effective, permitted, inheritable, err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear the ambient capabilities: %w", err)
+	}
+	for bit := range capabilityNames {
+		if ambient&permitted&inheritable&(1<<bit) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(bit), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient %s (it must be permitted and inheritable too): %w", capabilityNames[bit], err)
+		}
+	}
+	return nil
+}
+
+// setRlimits sets the process's resource limits from outside, with prlimit(2), as runc does:
+// raising a hard limit needs CAP_SYS_RESOURCE, which the runtime has on the host and the
+// process may lack inside its user namespace; and a limit the kernel refuses fails `create`
+// or `exec` with a clear error instead of killing the process later.
+//
+// Equivalent to: `prlimit --pid PID --nofile=SOFT:HARD`.
+func setRlimits(pid int, rlimits []specs.POSIXRlimit) error {
+	for _, rl := range rlimits {
+		limit := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := unix.Prlimit(pid, rlimitResources[rl.Type], &limit, nil); err != nil {
+			return fmt.Errorf("set %s to %d:%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	return nil
+}
+
+// exitCodeFor is the status an init or exec ends with when it cannot run its command, and
+// the status `run` and `exec` report for an error: 127 for a command that is not there, 126
+// for one that cannot run, 125 for anything else (Docker's convention).
+func exitCodeFor(err error) int {
+	var reported interface{ ExitCode() int }
+	if errors.As(err, &reported) {
+		return reported.ExitCode()
+	}
+	return process.ExitCodeFor(err)
+}

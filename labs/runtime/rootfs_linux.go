@@ -1,0 +1,441 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/cgroup"
+	"containerlabs/labs/mount"
+	"containerlabs/labs/namespace"
+	"containerlabs/labs/procfs"
+	"containerlabs/labs/rootfs"
+)
+
+// prepareRootfs builds the container's file tree inside its new mount namespace, before the
+// root is switched: propagation, the root itself, every mount of the config, and the device
+// nodes. All paths are resolved inside the root (rootfs.Resolve), so a symlink in the image
+// ("/dev -> /") cannot redirect a mount onto the host.
+func prepareRootfs(cfg *initConfig) error {
+	spec := cfg.Spec
+	// Mount events must not travel back to the host. Unless the config asks otherwise, "/"
+	// and everything beneath become slaves: they still receive the host's new mounts (a CD
+	// inserted later), but the container's mounts stay in the container.
+	propagation := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if p := spec.Linux.RootfsPropagation; p != "" {
+		propagation = propagationFlags[p]
+	}
+	if err := (mount.Mount{Target: "/", Flags: propagation}).Apply(); err != nil {
+		return err
+	}
+	if propagation&unix.MS_SHARED != 0 {
+		// pivot_root refuses a new root whose parent mount is shared.
+		if err := makeParentPrivate(cfg.Rootfs); err != nil {
+			return err
+		}
+	}
+	// pivot_root needs the new root to be a mount point; the bind makes it one.
+	if err := namespace.EnterRoot(cfg.Rootfs); err != nil {
+		return err
+	}
+	for _, m := range spec.Mounts {
+		if err := mountOne(cfg, m); err != nil {
+			return err
+		}
+	}
+	if !devIsBindMounted(spec) {
+		if err := createDevices(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeParentPrivate makes the mount that holds dir private (not recursively).
+func makeParentPrivate(dir string) error {
+	table, err := mount.Table()
+	if err != nil {
+		return err
+	}
+	parent := "/"
+	for _, m := range table {
+		if (dir == m.Target || strings.HasPrefix(dir, strings.TrimSuffix(m.Target, "/")+"/")) && len(m.Target) > len(parent) {
+			parent = m.Target
+		}
+	}
+	return mount.Mount{Target: parent, Flags: unix.MS_PRIVATE}.Apply()
+}
+
+func devIsBindMounted(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if filepath.Clean(m.Destination) == "/dev" {
+			o, _ := parseMountOptions(m.Options)
+			return o.bind || m.Type == "bind"
+		}
+	}
+	return false
+}
+
+// mountOne performs one entry of the config's mounts.
+func mountOne(cfg *initConfig, m specs.Mount) error {
+	o, err := parseMountOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	dest, err := rootfs.Resolve(cfg.Rootfs, m.Destination)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.bind || m.Type == "bind":
+		err = bindMount(cfg, m, o, dest)
+	case m.Type == "cgroup":
+		err = mountCgroup(cfg, o, dest)
+	default:
+		err = mountFS(m, o, dest)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range o.propagation {
+		if err := (mount.Mount{Target: dest, Flags: p}).Apply(); err != nil {
+			return err
+		}
+	}
+	if o.attrSet != 0 || o.attrClear != 0 {
+		attr := unix.MountAttr{Attr_set: o.attrSet, Attr_clr: o.attrClear}
+		if err := unix.MountSetattr(-1, dest, unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("set recursive attributes %#x (clear %#x) on %s: %w", o.attrSet, o.attrClear, dest, err)
+		}
+	}
+	return nil
+}
+
+// mountFS mounts a file system (proc, tmpfs, sysfs, devpts, mqueue, or a device).
+func mountFS(m specs.Mount, o mountOptions, dest string) error {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return fmt.Errorf("make mount point %s: %w", dest, err)
+	}
+	err := mount.Mount{Source: m.Source, Target: dest, FSType: m.Type, Flags: o.flags, Data: o.data}.Apply()
+	if errors.Is(err, unix.EPERM) && (m.Type == "sysfs" || m.Type == "mqueue") {
+		// A user namespace that shares the host's network (or IPC) namespace may not mount a
+		// fresh sysfs (or mqueue): the kernel only allows it to the namespace's owner. The
+		// host's is bind-mounted instead, with the same flags.
+		host := map[string]string{"sysfs": "/sys", "mqueue": "/dev/mqueue"}[m.Type]
+		if err := (mount.Mount{Source: host, Target: dest, Flags: unix.MS_BIND | unix.MS_REC}).Apply(); err != nil {
+			return err
+		}
+		return remount(dest, o.flags)
+	}
+	return err
+}
+
+// bindMount makes a host file or directory visible at dest. Flags such as ro cannot be given
+// with the bind itself (the kernel ignores them), so a second call remounts the bind.
+//
+// Equivalent to: `mount --bind SRC DEST && mount -o remount,bind,ro DEST`.
+func bindMount(cfg *initConfig, m specs.Mount, o mountOptions, dest string) error {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(cfg.Bundle, src)
+	}
+	info, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
+	}
+	if err := makeMountPoint(dest, info.IsDir()); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_BIND)
+	if o.recursive {
+		flags |= unix.MS_REC
+	}
+	if err := (mount.Mount{Source: src, Target: dest, Flags: flags}).Apply(); err != nil {
+		return err
+	}
+	if o.flags&^unix.MS_REMOUNT != 0 {
+		return remount(dest, o.flags)
+	}
+	return nil
+}
+
+// makeMountPoint creates what a mount needs at dest: a directory, or an empty file for a
+// file bind-mounted over it.
+func makeMountPoint(dest string, dir bool) error {
+	if dir {
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return fmt.Errorf("make mount point %s: %w", dest, err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return fmt.Errorf("make mount point %s: %w", dest, err)
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_RDONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("make mount point %s: %w", dest, err)
+	}
+	return f.Close()
+}
+
+// remount changes the flags of the bind mount at dest. Inside a user namespace, the kernel
+// locks the flags a mount came with (nosuid, nodev, noexec, atime ones): a remount that
+// drops one is refused with EPERM, so then the existing ones are kept and it is tried again.
+func remount(dest string, flags uintptr) error {
+	m := mount.Mount{Target: dest, Flags: unix.MS_BIND | unix.MS_REMOUNT | flags}
+	err := m.Apply()
+	if !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	var st unix.Statfs_t
+	if statErr := unix.Statfs(dest, &st); statErr != nil {
+		return err
+	}
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			m.Flags |= f.ms
+		}
+	}
+	return m.Apply()
+}
+
+// mountCgroup gives the container its view of the cgroup file system at dest (usually
+// /sys/fs/cgroup). With a cgroup namespace, a fresh mount shows the container's own group as
+// the root, because the namespace was made once the init was in its group. Without one, the
+// container's group directories are bind-mounted from the host, so it still sees only its
+// own. On v1, each hierarchy gets a directory in a small tmpfs, as on a host.
+func mountCgroup(cfg *initConfig, o mountOptions, dest string) error {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return fmt.Errorf("make mount point %s: %w", dest, err)
+	}
+	g := cfg.Cgroup
+	if g == nil {
+		return errors.New("mount cgroup: the container has no cgroup")
+	}
+	flags := o.flags &^ unix.MS_RDONLY
+	if cfg.Cgroup.Mode == cgroup.V2 {
+		if cfg.NewCgroupNS {
+			return mount.Mount{Source: "cgroup2", Target: dest, FSType: "cgroup2", Flags: o.flags}.Apply()
+		}
+		if err := (mount.Mount{Source: g.Paths[""], Target: dest, Flags: unix.MS_BIND}).Apply(); err != nil {
+			return err
+		}
+		return remount(dest, o.flags)
+	}
+	if err := (mount.Mount{Source: "tmpfs", Target: dest, FSType: "tmpfs", Flags: flags, Data: "mode=755"}).Apply(); err != nil {
+		return err
+	}
+	hierarchies := map[string][]string{}
+	for controller, dir := range g.Paths {
+		hierarchies[dir] = append(hierarchies[dir], controller)
+	}
+	for dir, controllers := range hierarchies {
+		slices.Sort(controllers)
+		name := strings.Join(controllers, ",")
+		sub := filepath.Join(dest, name)
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			return fmt.Errorf("make mount point %s: %w", sub, err)
+		}
+		if cfg.NewCgroupNS {
+			if err := (mount.Mount{Source: "cgroup", Target: sub, FSType: "cgroup", Flags: o.flags, Data: name}).Apply(); err != nil {
+				return err
+			}
+		} else {
+			if err := (mount.Mount{Source: dir, Target: sub, Flags: unix.MS_BIND}).Apply(); err != nil {
+				return err
+			}
+			if err := remount(sub, o.flags); err != nil {
+				return err
+			}
+		}
+		if len(controllers) > 1 {
+			for _, c := range controllers {
+				if err := os.Symlink(name, filepath.Join(dest, c)); err != nil {
+					return fmt.Errorf("link cgroup controller %s: %w", c, err)
+				}
+			}
+		}
+	}
+	if o.flags&unix.MS_RDONLY != 0 {
+		return mount.Mount{Target: dest, Flags: unix.MS_REMOUNT | o.flags}.Apply()
+	}
+	return nil
+}
+
+// createDevices makes the device nodes in the container's /dev: those the config lists, and
+// the ones the OCI specification says every container has (null, zero, full, random,
+// urandom, tty). Only these exist: the devices cgroup is the second fence, for a process
+// that would mknod another. Inside a user namespace mknod is refused, so the host's node is
+// bind-mounted over an empty file instead.
+//
+// Equivalent to: `mknod -m 666 ROOT/dev/null c 1 3` and so on, and the /dev/fd symlinks.
+func createDevices(cfg *initConfig) error {
+	devices := slices.Clone(cfg.Spec.Linux.Devices)
+	for _, d := range procfs.Devices {
+		path := "/dev/" + d.Name
+		if !slices.ContainsFunc(devices, func(x specs.LinuxDevice) bool { return x.Path == path }) {
+			mode := os.FileMode(0o666)
+			devices = append(devices, specs.LinuxDevice{Path: path, Type: "c", Major: int64(d.Major), Minor: int64(d.Minor), FileMode: &mode})
+		}
+	}
+	for _, d := range devices {
+		if err := createDevice(cfg, d); err != nil {
+			return err
+		}
+	}
+	dev, err := rootfs.Resolve(cfg.Rootfs, "/dev")
+	if err != nil {
+		return err
+	}
+	for name, target := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+		"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx",
+	} {
+		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("link /dev/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func createDevice(cfg *initConfig, d specs.LinuxDevice) error {
+	path, err := rootfs.Resolve(cfg.Rootfs, d.Path)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("make device %s: %w", d.Path, err)
+	}
+	kind, err := deviceType(d.Type)
+	if err != nil {
+		return err
+	}
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(d.FileMode.Perm())
+	}
+	if cfg.NewUserNS {
+		if err := makeMountPoint(path, false); err != nil {
+			return err
+		}
+		return mount.Mount{Source: d.Path, Target: path, Flags: unix.MS_BIND}.Apply()
+	}
+	_ = os.Remove(path)
+	if err := unix.Mknod(path, kind|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+		return fmt.Errorf("mknod %s (%s %d:%d): %w", d.Path, d.Type, d.Major, d.Minor, err)
+	}
+	// mknod's mode was filtered by the umask.
+	if err := unix.Chmod(path, mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", d.Path, err)
+	}
+	uid, gid := -1, -1
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := unix.Chown(path, uid, gid); err != nil {
+			return fmt.Errorf("chown %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+// switchRoot makes the container's root (the current directory, see namespace.EnterRoot) the
+// root of the process. With pivot_root the old root is detached from the mount namespace
+// entirely; it is made a slave first so that detaching it cannot propagate to the host, even
+// when the config asked for shared propagation. With noPivot (a root on a ramdisk, where
+// pivot_root is refused), the root is moved over "/" and chrooted into, which leaves the old
+// root reachable to a process that escapes the chroot.
+//
+// Equivalent to: `pivot_root . . && mount --make-rslave . && umount -l .`, or
+// `mount --move . / && chroot .`.
+func switchRoot(noPivot bool) error {
+	if noPivot {
+		if err := (mount.Mount{Source: ".", Target: "/", Flags: unix.MS_MOVE}).Apply(); err != nil {
+			return err
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot into the container's root: %w", err)
+		}
+		return os.Chdir("/")
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root into the container's root: %w", err)
+	}
+	if err := (mount.Mount{Target: ".", Flags: unix.MS_SLAVE | unix.MS_REC}).Apply(); err != nil {
+		return err
+	}
+	if err := mount.Unmount("."); err != nil {
+		return fmt.Errorf("detach the old root: %w", err)
+	}
+	return os.Chdir("/")
+}
+
+// maskPaths hides paths under /dev/null (a file) or an empty read-only tmpfs (a directory).
+// Paths that do not exist are skipped: there is nothing to hide.
+//
+// Equivalent to: `mount --bind /dev/null PATH` or `mount -t tmpfs -o ro tmpfs PATH`.
+func maskPaths(paths []string) error {
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		m := mount.Mount{Source: "/dev/null", Target: p, Flags: unix.MS_BIND}
+		if info.IsDir() {
+			m = mount.Mount{Source: "tmpfs", Target: p, FSType: "tmpfs", Flags: unix.MS_RDONLY}
+		}
+		if err := m.Apply(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readonlyPaths remounts paths read-only, each with everything mounted beneath it.
+//
+// Equivalent to: `mount --rbind PATH PATH && mount -o remount,bind,ro PATH`.
+func readonlyPaths(paths []string) error {
+	for _, p := range paths {
+		err := mount.Mount{Source: p, Target: p, Flags: unix.MS_BIND | unix.MS_REC}.Apply()
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := remount(p, unix.MS_RDONLY|unix.MS_REC); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSysctls sets the config's sysctls, which Validate checked to be namespaced.
+//
+// Equivalent to: `sysctl -w KEY=VALUE`.
+func writeSysctls(sysctls map[string]string) error {
+	for key, value := range sysctls {
+		path := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+		if err := os.WriteFile(path, []byte(value), 0); err != nil {
+			return fmt.Errorf("set sysctl %s=%s: %w", key, value, err)
+		}
+	}
+	return nil
+}
