@@ -95,22 +95,7 @@ func importImage(store *image.Store, source, ref, cmd string) error {
 	if cmd != "" {
 		meta.Config = &v1.Config{Cmd: strings.Fields(cmd)}
 	}
-	info, err := os.Stat(source)
-	if err != nil {
-		return err
-	}
-	var digest v1.Hash
-	if info.IsDir() {
-		digest, err = store.ImportDir(source, ref, meta)
-	} else {
-		f, ferr := os.Open(source)
-		if ferr != nil {
-			return ferr
-		}
-		defer f.Close()
-		digest, err = store.ImportTar(f, ref, meta)
-	}
-	return report(digest, err)
+	return report(store.ImportPath(source, ref, meta))
 }
 
 // export writes a container's merged files, or an image's flattened ones, as one tar, as

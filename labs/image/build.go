@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"time"
 
@@ -181,4 +182,22 @@ func (s *Store) ExportImage(w io.Writer, ref string) error {
 		return fmt.Errorf("export %s: %w", ref, err)
 	}
 	return nil
+}
+
+// ImportPath imports a root file system from source, a directory or a tar file (plain or
+// gzip-compressed), as a one-layer image named ref: what `docker import` does with a tar.
+func (s *Store) ImportPath(source, ref string, meta Meta) (v1.Hash, error) {
+	info, err := os.Stat(source)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("import %s: %w", source, err)
+	}
+	if info.IsDir() {
+		return s.ImportDir(source, ref, meta)
+	}
+	f, err := os.Open(source)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("import %s: %w", source, err)
+	}
+	defer f.Close()
+	return s.ImportTar(f, ref, meta)
 }

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"containerlabs/labs/engine"
+	"containerlabs/labs/process"
+	"containerlabs/labs/runtime"
+)
+
+// containerCommands are the commands on containers, after run and create.
+var containerCommands = map[string]func(*engine.Engine, []string) (int, error){
+	"start":   start,
+	"ps":      ps,
+	"logs":    logs,
+	"exec":    execIn,
+	"stop":    stop,
+	"kill":    kill,
+	"restart": restart,
+	"rm":      rm,
+	"inspect": inspect,
+	"top":     top,
+	"port":    port,
+	"wait":    wait,
+	"cp":      cp,
+}
+
+func start(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("start")
+	attach := o.Bool("-a,--attach", "attach to the container's output and wait for it")
+	o.Bool("-i,--interactive", "attach the container's standard input")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 1 {
+		return 125, fmt.Errorf("usage: 08-engine start [-a] [-i] CONTAINER")
+	}
+	var a *engine.Attach
+	if attach.set {
+		a = &engine.Attach{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	}
+	code, err := e.Start(rest[0], a)
+	if err == nil && a == nil {
+		fmt.Println(rest[0])
+	}
+	return code, err
+}
+
+func ps(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("ps")
+	all := o.Bool("-a,--all", "show stopped containers too")
+	quiet := o.Bool("-q,--quiet", "only IDs")
+	if _, err := o.parse(args, false); err != nil {
+		return 125, err
+	}
+	containers, err := e.Store.List()
+	if err != nil {
+		return 125, err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+	if !quiet.set {
+		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+	}
+	for _, c := range containers {
+		if !all.set && !c.State.Running() {
+			continue
+		}
+		if quiet.set {
+			fmt.Fprintln(w, engine.ShortID(c.ID))
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", engine.ShortID(c.ID), c.Image, command(c),
+			ago(c.Created), status(c), strings.Join(c.Network.Ports, ", "), c.Name)
+	}
+	return 0, w.Flush()
+}
+
+func command(c *engine.Container) string {
+	cmd := strings.Join(append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...), " ")
+	if len(cmd) > 20 {
+		cmd = cmd[:19] + "…"
+	}
+	return cmd
+}
+
+func status(c *engine.Container) string {
+	switch c.State.Status {
+	case engine.StatusRunning:
+		return "Up " + duration(time.Since(c.State.StartedAt))
+	case engine.StatusExited:
+		s := fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, duration(time.Since(c.State.FinishedAt)))
+		if c.State.OOMKilled {
+			s += " (OOM)"
+		}
+		return s
+	}
+	return "Created"
+}
+
+func ago(t time.Time) string { return duration(time.Since(t)) + " ago" }
+
+func duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func logs(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("logs")
+	follow := o.Bool("-f,--follow", "keep printing new output until the container ends")
+	tail := o.String("-n,--tail", "only the last N lines")
+	stamps := o.Bool("-t,--timestamps", "show when each line was written")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 1 {
+		return 125, fmt.Errorf("usage: 08-engine logs [-f] [--tail N] [-t] CONTAINER")
+	}
+	c, err := e.Store.Get(rest[0])
+	if err != nil {
+		return 125, err
+	}
+	n := -1
+	if tail.set && tail.Value() != "all" {
+		if n, err = tail.Int(-1); err != nil {
+			return 125, err
+		}
+	}
+	dir := e.Store.Dir(c.ID) + "/logs"
+	entries, offset, err := engine.ReadLog(dir, n)
+	if err != nil {
+		return 125, err
+	}
+	show := func(entries []engine.LogEntry) {
+		for _, le := range entries {
+			out := os.Stdout
+			if le.Stream == "stderr" {
+				out = os.Stderr
+			}
+			if stamps.set {
+				fmt.Fprintf(out, "%s %s", le.Time.Format(time.RFC3339Nano), le.Log)
+			} else {
+				fmt.Fprint(out, le.Log)
+			}
+		}
+	}
+	show(entries)
+	for follow.set {
+		c, err = e.Store.Get(c.ID)
+		running := err == nil && c.State.Running()
+		more, next, err := engine.FollowLog(dir, offset)
+		if err != nil {
+			return 0, nil
+		}
+		show(more)
+		offset = next
+		if !running && len(more) == 0 {
+			return 0, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0, nil
+}
+
+func execIn(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("exec")
+	o.Bool("-i,--interactive", "keep standard input open")
+	tty := o.Bool("-t,--tty", "give the process a terminal")
+	env := o.String("-e,--env", "set an environment variable")
+	workdir := o.String("-w,--workdir", "the working directory")
+	user := o.String("-u,--user", "the user")
+	rest, err := o.parse(args, true)
+	if err != nil || len(rest) < 2 {
+		return 125, fmt.Errorf("usage: 08-engine exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND...")
+	}
+	vars, err := environment(env.values, nil)
+	if err != nil {
+		return 125, err
+	}
+	return e.Exec(rest[0], rest[1:], vars, workdir.Value(), user.Value(), tty.set,
+		&engine.Attach{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+}
+
+func stop(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("stop")
+	seconds := o.String("-t,--time", "seconds to wait before SIGKILL (default 10)")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine stop [-t SECONDS] CONTAINER...")
+	}
+	t, err := seconds.Int(10)
+	if err != nil {
+		return 125, err
+	}
+	return each(rest, func(ref string) error { return e.Stop(ref, syscall.SIGTERM, time.Duration(t)*time.Second) })
+}
+
+func kill(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("kill")
+	signal := o.String("-s,--signal", "the signal (default KILL)")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine kill [-s SIGNAL] CONTAINER...")
+	}
+	sig := syscall.SIGKILL
+	if signal.set {
+		if sig, err = runtime.ParseSignal(signal.Value()); err != nil {
+			return 125, err
+		}
+	}
+	return each(rest, func(ref string) error { return e.Kill(ref, sig) })
+}
+
+func restart(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("restart")
+	seconds := o.String("-t,--time", "seconds to wait before SIGKILL (default 10)")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine restart [-t SECONDS] CONTAINER...")
+	}
+	t, err := seconds.Int(10)
+	if err != nil {
+		return 125, err
+	}
+	return each(rest, func(ref string) error {
+		if err := e.Stop(ref, syscall.SIGTERM, time.Duration(t)*time.Second); err != nil {
+			return err
+		}
+		_, err := e.Start(ref, nil)
+		return err
+	})
+}
+
+func rm(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("rm")
+	force := o.Bool("-f,--force", "kill a running container first")
+	volumes := o.Bool("-v,--volumes", "remove its anonymous volumes too")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine rm [-f] [-v] CONTAINER...")
+	}
+	return each(rest, func(ref string) error { return e.Remove(ref, force.set, volumes.set) })
+}
+
+func inspect(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("inspect")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine inspect CONTAINER|IMAGE...")
+	}
+	var out []any
+	for _, ref := range rest {
+		if c, err := e.Store.Get(ref); err == nil {
+			out = append(out, c)
+			continue
+		} else if !errors.Is(err, engine.ErrNotFound) {
+			return 125, err
+		}
+		details, err := e.Images.Inspect(ref)
+		if err != nil {
+			return 125, fmt.Errorf("no container or image %q", ref)
+		}
+		out = append(out, details)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return 0, enc.Encode(out)
+}
+
+func top(e *engine.Engine, args []string) (int, error) {
+	if len(args) != 1 {
+		return 125, fmt.Errorf("usage: 08-engine top CONTAINER")
+	}
+	table, err := e.Top(args[0])
+	if err != nil {
+		return 125, err
+	}
+	fmt.Print(table)
+	return 0, nil
+}
+
+func port(e *engine.Engine, args []string) (int, error) {
+	if len(args) != 1 {
+		return 125, fmt.Errorf("usage: 08-engine port CONTAINER")
+	}
+	c, err := e.Store.Get(args[0])
+	if err != nil {
+		return 125, err
+	}
+	for _, p := range c.Network.Ports {
+		// "8080->80/tcp" as the network package writes it: print it as Docker does.
+		host, inside, _ := strings.Cut(p, "->")
+		fmt.Printf("%s -> 0.0.0.0:%s\n", inside, host)
+	}
+	return 0, nil
+}
+
+func wait(e *engine.Engine, args []string) (int, error) {
+	if len(args) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine wait CONTAINER...")
+	}
+	for _, ref := range args {
+		code, err := e.Wait(ref)
+		if err != nil {
+			return 125, err
+		}
+		fmt.Println(code)
+	}
+	return 0, nil
+}
+
+// each applies f to every container named, printing each name as Docker does, and
+// reports the first error (125) after trying them all.
+func each(refs []string, f func(string) error) (int, error) {
+	var first error
+	for _, ref := range refs {
+		if err := f(ref); err != nil {
+			fmt.Fprintln(os.Stderr, "08-engine:", err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		fmt.Println(ref)
+	}
+	if first != nil {
+		return process.ExitSetupFailed, nil
+	}
+	return 0, nil
+}

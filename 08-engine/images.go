@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/engine"
+	"containerlabs/labs/image"
+)
+
+// imageCommands are lab 07's image operations, over the same store, plus commit and export
+// of the engine's own containers.
+var imageCommands = map[string]func(*engine.Engine, []string) (int, error){
+	"images": images,
+	"pull":   pull,
+	"push":   push,
+	"rmi":    rmi,
+	"tag":    tag,
+	"commit": commit,
+	"export": export,
+	"import": importImage,
+	"save":   save,
+	"load":   load,
+}
+
+func images(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("images")
+	quiet := o.Bool("-q,--quiet", "only IDs")
+	if _, err := o.parse(args, false); err != nil {
+		return 125, err
+	}
+	list, err := e.Images.List()
+	if err != nil {
+		return 125, err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+	if !quiet.set {
+		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
+	for _, s := range list {
+		if quiet.set {
+			fmt.Fprintln(w, s.ID.Hex[:12])
+			continue
+		}
+		repo, tag := splitRef(s.Ref)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.1fMB\n", repo, tag, s.ID.Hex[:12], ago(s.Created), float64(s.Size)/1e6)
+	}
+	return 0, w.Flush()
+}
+
+// splitRef splits "host:5000/repo:tag" at the tag's colon, not the port's.
+func splitRef(ref string) (string, string) {
+	slash := strings.LastIndex(ref, "/")
+	if i := strings.LastIndex(ref, ":"); i > slash {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, "latest"
+}
+
+func registryOptions(command string, args []string) (image.Options, []string, error) {
+	o := newOptions(command)
+	insecure := o.Bool("--insecure", "allow plain HTTP to the registry")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 1 {
+		return image.Options{}, nil, fmt.Errorf("usage: 08-engine %s [--insecure] IMAGE", command)
+	}
+	return image.Options{Insecure: insecure.set, Progress: progressBar(command)}, rest, nil
+}
+
+func pull(e *engine.Engine, args []string) (int, error) {
+	opts, rest, err := registryOptions("pull", args)
+	if err != nil {
+		return 125, err
+	}
+	digest, err := e.Images.Pull(context.Background(), rest[0], opts)
+	if err != nil {
+		return 125, err
+	}
+	fmt.Println("Digest:", digest)
+	return 0, nil
+}
+
+func push(e *engine.Engine, args []string) (int, error) {
+	opts, rest, err := registryOptions("push", args)
+	if err != nil {
+		return 125, err
+	}
+	digest, err := e.Images.Push(context.Background(), rest[0], opts)
+	if err != nil {
+		return 125, err
+	}
+	fmt.Println("Digest:", digest)
+	return 0, nil
+}
+
+func rmi(e *engine.Engine, args []string) (int, error) {
+	if len(args) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine rmi IMAGE...")
+	}
+	return each(args, func(ref string) error {
+		normal, err := image.Normalize(ref)
+		if err != nil {
+			return err
+		}
+		containers, err := e.Store.List()
+		if err != nil {
+			return err
+		}
+		for _, c := range containers {
+			if c.Image == normal {
+				return fmt.Errorf("image %s is used by container %s: remove the container first", normal, c.Name)
+			}
+		}
+		_, err = e.Images.Remove(ref)
+		return err
+	})
+}
+
+func tag(e *engine.Engine, args []string) (int, error) {
+	if len(args) != 2 {
+		return 125, fmt.Errorf("usage: 08-engine tag IMAGE NEWNAME")
+	}
+	return 0, e.Images.Tag(args[0], args[1])
+}
+
+func commit(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("commit")
+	author := o.String("-a,--author", "the author")
+	message := o.String("-m,--message", "the commit message")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 2 {
+		return 125, fmt.Errorf("usage: 08-engine commit [-a AUTHOR] [-m MESSAGE] CONTAINER IMAGE")
+	}
+	c, err := e.Store.Get(rest[0])
+	if err != nil {
+		return 125, err
+	}
+	digest, err := e.Images.Commit(c.Image, e.Store.Dir(c.ID)+"/upper", rest[1], image.Meta{
+		Author: author.Value(), Comment: message.Value(), CreatedBy: "08-engine commit " + c.Name,
+	})
+	if err != nil {
+		return 125, err
+	}
+	fmt.Println(digest)
+	return 0, nil
+}
+
+func export(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("export")
+	output := o.String("-o,--output", "the tar file to write (default: standard output)")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 1 {
+		return 125, fmt.Errorf("usage: 08-engine export [-o FILE] CONTAINER")
+	}
+	return 0, writeOut(output.Value(), func(w io.Writer) error { return e.Export(rest[0], w) })
+}
+
+func importImage(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("import")
+	change := o.String("-c,--change", `set the default command: 'CMD ["sh"]' or 'CMD sh'`)
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 2 {
+		return 125, fmt.Errorf("usage: 08-engine import [-c 'CMD ...'] FILE.tar|DIR IMAGE")
+	}
+	meta := image.Meta{CreatedBy: "08-engine import " + rest[0]}
+	if change.set {
+		cmd, err := parseCmd(change.Value())
+		if err != nil {
+			return 125, err
+		}
+		meta.Config = &v1.Config{Cmd: cmd}
+	}
+	digest, err := e.Images.ImportPath(absPath(rest[0]), rest[1], meta)
+	if err != nil {
+		return 125, err
+	}
+	fmt.Println(digest)
+	return 0, nil
+}
+
+// parseCmd reads a --change CMD instruction in its JSON or shell form.
+func parseCmd(change string) ([]string, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(change), "CMD ")
+	if !ok {
+		return nil, fmt.Errorf("--change %q: only CMD is supported", change)
+	}
+	rest = strings.TrimSpace(rest)
+	if strings.HasPrefix(rest, "[") {
+		var cmd []string
+		if err := json.Unmarshal([]byte(rest), &cmd); err != nil {
+			return nil, fmt.Errorf("--change %q: %w", change, err)
+		}
+		return cmd, nil
+	}
+	return []string{"/bin/sh", "-c", rest}, nil
+}
+
+func save(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("save")
+	output := o.String("-o,--output", "the tar file to write (default: standard output)")
+	format := o.String("--format", "docker-archive (default) or oci-archive")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine save [-o FILE] [--format docker-archive|oci-archive] IMAGE...")
+	}
+	f := image.DockerArchive
+	if format.set {
+		if f, err = image.ParseFormat(format.Value()); err != nil {
+			return 125, err
+		}
+	}
+	return 0, writeOut(output.Value(), func(w io.Writer) error { return e.Images.Save(w, rest, f) })
+}
+
+func load(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("load")
+	input := o.String("-i,--input", "the tar file to read (default: standard input)")
+	if rest, err := o.parse(args, false); err != nil || len(rest) != 0 {
+		return 125, fmt.Errorf("usage: 08-engine load [-i FILE]")
+	}
+	in := os.Stdin
+	if input.set {
+		f, err := os.Open(input.Value())
+		if err != nil {
+			return 125, err
+		}
+		defer f.Close()
+		in = f
+	}
+	refs, err := e.Images.Load(in)
+	for _, ref := range refs {
+		fmt.Println("Loaded image:", ref)
+	}
+	if err != nil {
+		return 125, err
+	}
+	return 0, nil
+}
+
+// writeOut writes to a file, removed again if writing fails, or to standard output.
+func writeOut(file string, write func(io.Writer) error) error {
+	if file == "" || file == "-" {
+		return write(os.Stdout)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		os.Remove(file)
+		return err
+	}
+	return f.Close()
+}
+
+// progressBar draws a transfer's progress on a terminal, and nothing elsewhere.
+func progressBar(what string) func(v1.Update) {
+	if _, err := unix.IoctlGetTermios(int(os.Stderr.Fd()), unix.TCGETS); err != nil {
+		return nil
+	}
+	start := time.Now()
+	return func(u v1.Update) {
+		if u.Total == 0 {
+			return
+		}
+		const width = 40
+		done := int(width * u.Complete / u.Total)
+		fmt.Fprintf(os.Stderr, "\r%s [%s%s] %5.1f%% of %.1f MB", what,
+			strings.Repeat("=", done), strings.Repeat(" ", width-done),
+			100*float64(u.Complete)/float64(u.Total), float64(u.Total)/1e6)
+		if u.Complete == u.Total {
+			fmt.Fprintf(os.Stderr, " in %.1fs\n", time.Since(start).Seconds())
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"containerlabs/labs/engine"
+	"containerlabs/labs/image"
+	"containerlabs/labs/rootfs"
+)
+
+func volume(e *engine.Engine, args []string) (int, error) {
+	if len(args) == 0 {
+		return 125, fmt.Errorf("usage: 08-engine volume create|ls|inspect|rm")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "create":
+		if len(rest) != 1 {
+			return 125, fmt.Errorf("usage: 08-engine volume create NAME")
+		}
+		v, err := e.Volumes.Create(rest[0], false)
+		if err != nil {
+			return 125, err
+		}
+		fmt.Println(v.Name)
+	case "ls":
+		vols, err := e.Volumes.List()
+		if err != nil {
+			return 125, err
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
+		for _, v := range vols {
+			fmt.Fprintf(w, "local\t%s\n", v.Name)
+		}
+		return 0, w.Flush()
+	case "inspect":
+		var out []*engine.Volume
+		for _, name := range rest {
+			v, err := e.Volumes.Get(name)
+			if err != nil {
+				return 125, err
+			}
+			out = append(out, v)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return 0, enc.Encode(out)
+	case "rm":
+		return each(rest, func(name string) error {
+			if users, err := e.VolumeUsers(name); err != nil {
+				return err
+			} else if len(users) > 0 {
+				return fmt.Errorf("volume %s is in use by %s: remove those containers first", name, strings.Join(users, ", "))
+			}
+			return e.Volumes.Remove(name)
+		})
+	default:
+		return 125, fmt.Errorf("unknown volume command %q: want create, ls, inspect or rm", sub)
+	}
+	return 0, nil
+}
+
+func system(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("system prune")
+	volumes := o.Bool("--volumes", "also remove volumes no container uses")
+	o.Bool("-f,--force", "do not ask (nothing asks here)")
+	o.Bool("-a,--all", "accepted for Docker's sake: unused images go with the blobs")
+	if len(args) == 0 || args[0] != "prune" {
+		return 125, fmt.Errorf("usage: 08-engine system prune [--volumes]")
+	}
+	if _, err := o.parse(args[1:], false); err != nil {
+		return 125, err
+	}
+	removed, err := e.Prune(volumes.set)
+	for _, line := range removed {
+		fmt.Println("removed", line)
+	}
+	if err != nil {
+		return 125, err
+	}
+	return 0, nil
+}
+
+// cp copies between a container and the host: CONTAINER:PATH HOSTPATH or HOSTPATH
+// CONTAINER:PATH. Paths inside the container are resolved in its own view (symlinks
+// included), so a copy can never reach the host's files through the container's links.
+func cp(e *engine.Engine, args []string) (int, error) {
+	if len(args) != 2 {
+		return 125, fmt.Errorf("usage: 08-engine cp CONTAINER:PATH HOSTPATH | HOSTPATH CONTAINER:PATH")
+	}
+	from, to := args[0], args[1]
+	if ref, path, ok := containerPath(e, from); ok {
+		// Container to host: into HOSTPATH if it is a directory, else as HOSTPATH.
+		dest, name := to, ""
+		if info, err := os.Stat(to); err != nil || !info.IsDir() {
+			dest, name = filepath.Dir(to), filepath.Base(to)
+		}
+		staging, err := os.MkdirTemp(dest, ".cp-")
+		if err != nil {
+			return 125, err
+		}
+		defer os.RemoveAll(staging)
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(e.CopyFrom(ref, path, pw)) }()
+		if err := rootfs.ExtractTar(pr, staging); err != nil {
+			return 125, err
+		}
+		base := filepath.Base(filepath.Join("/", path))
+		if name == "" {
+			name = base
+		}
+		return 0, os.Rename(filepath.Join(staging, base), filepath.Join(dest, name))
+	}
+	if ref, path, ok := containerPath(e, to); ok {
+		// Host to container: into PATH, which must be a directory in the container.
+		src := absPath(from)
+		info, err := os.Stat(src)
+		if err != nil {
+			return 125, err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			if info.IsDir() {
+				pw.CloseWithError(tarDir(pw, src))
+			} else {
+				pw.CloseWithError(tarFile(pw, src, info))
+			}
+		}()
+		return 0, e.CopyTo(ref, path, pr)
+	}
+	return 125, fmt.Errorf("cp: one of %q and %q must be CONTAINER:PATH", from, to)
+}
+
+// containerPath splits CONTAINER:PATH when CONTAINER names a container.
+func containerPath(e *engine.Engine, arg string) (string, string, bool) {
+	ref, path, ok := strings.Cut(arg, ":")
+	if !ok || ref == "" || strings.Contains(ref, "/") {
+		return "", "", false
+	}
+	if _, err := e.Store.Resolve(ref); err != nil {
+		return "", "", false
+	}
+	return ref, path, true
+}
+
+// tarDir writes a host directory as a tar whose entries start with its name.
+func tarDir(w io.Writer, dir string) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(image.ExportDir(pw, dir)) }()
+	return engine.PrefixTar(pr, w, filepath.Base(dir))
+}
+
+// tarFile writes one host file as a one-entry tar.
+func tarFile(w io.Writer, file string, info os.FileInfo) error {
+	return engine.TarFile(w, file, info)
+}

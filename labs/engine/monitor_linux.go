@@ -1,0 +1,627 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/image"
+	"containerlabs/labs/network"
+	"containerlabs/labs/process"
+	"containerlabs/labs/runtime"
+)
+
+// envMonitor marks the re-executed monitor; its value is the engine's state root.
+const envMonitor = "CONTAINERLABS_MONITOR"
+
+// envAttached tells the monitor that its standard input and output are the caller's, not
+// /dev/null: a detached container's stdio belongs to nobody.
+const envAttached = "CONTAINERLABS_ATTACHED"
+
+// Attach connects a starting container to the caller's terminal or pipes. A nil *Attach
+// starts the container detached.
+type Attach struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// readiness is what the monitor tells the process that started it, once the container runs
+// or could not be started.
+type readiness struct {
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"`
+}
+
+// Start starts a created or exited container. It re-executes this program as the
+// container's monitor, in a session of its own so that the terminal's signals do not reach
+// it, and waits until the monitor reports that the container runs, or why it could not.
+// Detached, it returns then; attached, it waits for the container to end and returns its
+// exit status, passing SIGINT and SIGTERM on to the container meanwhile.
+//
+// Equivalent to: `docker start [-a]`.
+func (e *Engine) Start(ref string, attach *Attach) (int, error) {
+	c, err := e.Store.Get(ref)
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	if c.State.Running() {
+		return process.ExitSetupFailed, fmt.Errorf("container %s is already running", c.Name)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return process.ExitSetupFailed, err
+	}
+	defer readyR.Close()
+	cmd := exec.Command("/proc/self/exe", "container-monitor", c.ID)
+	cmd.Env = append(os.Environ(), envMonitor+"="+e.Root, "CONTAINERLABS_BRIDGE="+e.Bridge, "CONTAINERLABS_SUBNET="+e.Subnet)
+	if attach != nil {
+		cmd.Env = append(cmd.Env, envAttached+"=1")
+	}
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if attach != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = attach.Stdin, attach.Stdout, attach.Stderr
+	}
+	signals := make(chan os.Signal, 8)
+	if attach != nil && !c.Config.Tty {
+		signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+		defer signal.Stop(signals)
+	}
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		return process.ExitSetupFailed, fmt.Errorf("start the monitor of %s: %w", c.Name, err)
+	}
+	readyW.Close()
+	var ready readiness
+	if err := json.NewDecoder(readyR).Decode(&ready); err != nil {
+		_ = cmd.Wait()
+		return process.ExitSetupFailed, fmt.Errorf("the monitor of %s ended before the container ran", c.Name)
+	}
+	if ready.Error != "" {
+		_ = cmd.Wait()
+		return ready.Code, errors.New(ready.Error)
+	}
+	if attach == nil {
+		// The monitor lives on; release it from being our child.
+		_ = cmd.Process.Release()
+		return 0, nil
+	}
+	go func() {
+		for sig := range signals {
+			_ = e.Runtime.Kill(c.ID, sig.(syscall.Signal), false)
+		}
+	}()
+	_ = cmd.Wait()
+	return process.ExitCode(cmd.ProcessState), nil
+}
+
+// IsMonitor reports whether this process is a container monitor started by Start. A
+// program that uses the engine checks it first thing in main and then calls RunMonitor.
+func IsMonitor() bool {
+	return os.Getenv(envMonitor) != "" && len(os.Args) == 3 && os.Args[1] == "container-monitor"
+}
+
+// RunMonitor is the monitor: the one process that stays with a running container. It sets
+// the container up (root file system, network, bundle), creates and starts it with the
+// runtime, writes its output to the json-file log (and to the terminal it was started
+// from, if any), waits for it, records how it ended, and undoes what it set up. It returns
+// the container's exit status, which the monitor exits with.
+//
+// It is the container's init's parent (a child subreaper: the runtime's intermediate
+// processes exit and the init is re-parented to it), so it alone can wait for the exit.
+func RunMonitor() int {
+	id := os.Args[2]
+	ready := os.NewFile(3, "ready")
+	report := func(code int, err error) int {
+		if ready != nil {
+			_ = json.NewEncoder(ready).Encode(readiness{Error: err.Error(), Code: code})
+			ready.Close()
+		} else {
+			fmt.Fprintln(os.Stderr, "monitor:", err)
+		}
+		return code
+	}
+	e, err := Open(os.Getenv(envMonitor))
+	if err != nil {
+		return report(process.ExitSetupFailed, err)
+	}
+	if b := os.Getenv("CONTAINERLABS_BRIDGE"); b != "" {
+		e.Bridge, e.Subnet = b, os.Getenv("CONTAINERLABS_SUBNET")
+	}
+	m := &monitor{e: e}
+	code, err := m.setUp(id)
+	if err != nil {
+		m.tearDown()
+		return report(code, err)
+	}
+	_ = json.NewEncoder(ready).Encode(readiness{})
+	ready.Close()
+	ready = nil
+	return m.watch()
+}
+
+// monitor is one container's monitor, and what it set up, so that tearDown undoes exactly that.
+type monitor struct {
+	e        *Engine
+	c        *Container
+	lease    *network.Lease
+	endpoint *network.Endpoint
+	created  bool
+	log      *LogFile
+	stdout   *os.File // the container's stdout (or terminal), read here
+	stderr   *os.File
+	keepOpen *os.File // the write end of a detached container's stdin pipe
+	done     sync.WaitGroup
+	// console delivers the master end of the container's terminal (-t).
+	console         chan *os.File
+	rawTerminal     bool
+	restoreTerminal unix.Termios
+}
+
+// setUp prepares and starts the container, under its lock. The steps are those of lab 07's
+// parent, with the runtime doing the child's half from the bundle.
+func (m *monitor) setUp(id string) (int, error) {
+	fail := func(err error) (int, error) { return process.ExitSetupFailed, err }
+	unlock, err := m.e.Store.Lock(id)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+	c, err := m.e.Store.load(id)
+	if err != nil {
+		return fail(err)
+	}
+	m.c = c
+	if c.State.Running() {
+		return fail(fmt.Errorf("container %s is already running", c.Name))
+	}
+	dir := m.e.Store.Dir(c.ID)
+	// A container started before leaves the runtime's state of its last run behind.
+	_ = m.e.Runtime.Delete(c.ID, true)
+
+	// 1. The root file system: the image's layers under the container's upper directory.
+	if err := m.e.mountRootfs(c); err != nil {
+		return fail(err)
+	}
+
+	// 2. What to run: the image's config with the command line's changes, and the user
+	//    looked up in the container's own /etc/passwd.
+	details, err := m.e.Images.Inspect(c.Image)
+	if err != nil {
+		return fail(fmt.Errorf("image %s of container %s: %w", c.Image, c.Name, err))
+	}
+	proc, err := resolveProcess(c, details.Config)
+	if err != nil {
+		return fail(err)
+	}
+	user, err := image.ResolveUser(filepath.Join(dir, "rootfs"), proc.User)
+	if err != nil {
+		return fail(err)
+	}
+
+	// 3. The network (lab 06): an address on the bridge, and the files that name it.
+	addr := netip.MustParseAddr("127.0.0.1")
+	c.Network = NetworkState{}
+	if c.Config.NetworkMode == "bridge" {
+		nw, err := m.e.Network()
+		if err != nil {
+			return fail(err)
+		}
+		if err := nw.EnsureBridge(); err != nil {
+			return fail(err)
+		}
+		if err := nw.EnsureNAT(); err != nil {
+			return fail(err)
+		}
+		if m.lease, err = nw.Allocate(c.ID, netip.Addr{}); err != nil {
+			return fail(err)
+		}
+		addr = m.lease.Address
+		c.Network.Bridge, c.Network.IPAddress, c.Network.Gateway = m.e.Bridge, addr.String(), nw.Gateway().Addr().String()
+	}
+	if c.Config.NetworkMode != "host" {
+		if err := network.WriteEtcFiles(dir, c.Config.Hostname, addr); err != nil {
+			return fail(err)
+		}
+	}
+
+	// 4. The bundle: config.json beside rootfs.
+	spec, err := BuildSpec(c, Process{Args: proc.Args, Env: withHome(proc.Env, user.Home), WorkingDir: proc.WorkingDir,
+		UID: uint32(user.UID), GID: uint32(user.GID)}, dir)
+	if err != nil {
+		return fail(err)
+	}
+	data, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600); err != nil {
+		return fail(err)
+	}
+
+	// 5. The output: the json-file log, and the container's stdio.
+	if m.log, err = OpenLog(filepath.Join(dir, "logs"), c.Config.LogMaxSize, c.Config.LogMaxFile); err != nil {
+		return fail(err)
+	}
+	opts := runtime.CreateOptions{Bundle: dir}
+	if c.Config.Tty {
+		console, err := m.consoleSocket(dir)
+		if err != nil {
+			return fail(err)
+		}
+		defer console.Close()
+		opts.ConsoleSocket = console.Addr().String()
+		go m.receiveConsole(console)
+	} else if err := m.pipes(&opts); err != nil {
+		return fail(err)
+	}
+
+	// 6. Create the container: namespaces, mounts, cgroup, hardening; its init waits.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fail(fmt.Errorf("become a subreaper: %w", err))
+	}
+	if err := m.e.Runtime.Create(c.ID, opts); err != nil {
+		return exitCodeOf(err), err
+	}
+	m.created = true
+	if opts.Stdin != os.Stdin {
+		closeAll(opts.Stdin)
+	}
+	closeAll(opts.Stdout, opts.Stderr)
+	if c.Config.Tty {
+		if err := m.useConsole(); err != nil {
+			return fail(err)
+		}
+	}
+	state, err := m.e.Runtime.State(c.ID)
+	if err != nil {
+		return fail(err)
+	}
+	c.State.Pid = state.Pid
+
+	// 7. Plug the network in now that the container's network namespace exists, before its
+	//    command runs (lab 06's step 5, and Docker's through a prestart hook).
+	if m.lease != nil {
+		if err := m.connect(state.Pid); err != nil {
+			return fail(err)
+		}
+	}
+
+	// 8. Start: the init execs the command.
+	if err := m.e.Runtime.Start(c.ID); err != nil {
+		return exitCodeOf(err), err
+	}
+	c.State.PidStart, _ = StartTime(c.State.Pid)
+	c.State.MonitorPid = os.Getpid()
+	c.State.MonitorStart, _ = StartTime(os.Getpid())
+	c.State.Status = StatusRunning
+	c.State.StartedAt = time.Now().UTC()
+	c.State.ExitCode, c.State.OOMKilled, c.State.Error = 0, false, ""
+	c.State.FinishedAt = time.Time{}
+	return 0, m.e.Store.Save(c)
+}
+
+// connect gives the container its veth pair and publishes its ports.
+func (m *monitor) connect(pid int) error {
+	nw, err := m.e.Network()
+	if err != nil {
+		return err
+	}
+	if m.endpoint, err = nw.Connect(pid, false); err != nil {
+		return err
+	}
+	if err := inNetNS(pid, func() error { return network.ConfigureInside(m.lease.Inside()) }); err != nil {
+		return err
+	}
+	var ports []network.Port
+	for _, p := range m.c.Config.Publish {
+		port, err := network.ParsePort(p)
+		if err != nil {
+			return err
+		}
+		ports = append(ports, port)
+		m.c.Network.Ports = append(m.c.Network.Ports, port.String())
+	}
+	m.c.Network.HostVeth = m.endpoint.HostName
+	return nw.Publish(m.lease, ports)
+}
+
+// inNetNS runs f on a thread that has joined the network namespace of process pid. The
+// thread is given back to the Go runtime only if it could return to its own namespace.
+func inNetNS(pid int, f func() error) error {
+	goruntime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		goruntime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	target, err := netns.GetFromPid(pid)
+	if err != nil {
+		goruntime.UnlockOSThread()
+		return fmt.Errorf("open the network namespace of %d: %w", pid, err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		goruntime.UnlockOSThread()
+		return fmt.Errorf("enter the network namespace of %d: %w", pid, err)
+	}
+	ferr := f()
+	if err := netns.Set(orig); err == nil {
+		goruntime.UnlockOSThread()
+	}
+	return ferr
+}
+
+// pipes gives the container pipes for its output, which the monitor copies into the log,
+// and a standard input: the caller's own for an attached -i, a pipe kept open for a
+// detached -i (so a shell waits for input instead of ending), /dev/null otherwise.
+func (m *monitor) pipes(opts *runtime.CreateOptions) error {
+	var err error
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	m.stdout, m.stderr = stdoutR, stderrR
+	opts.Stdout, opts.Stderr = stdoutW, stderrW
+	switch {
+	case m.c.Config.OpenStdin && attached():
+		opts.Stdin = os.Stdin
+	case m.c.Config.OpenStdin:
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		opts.Stdin, m.keepOpen = r, w
+	default:
+		if opts.Stdin, err = os.Open(os.DevNull); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func attached() bool { return os.Getenv(envAttached) != "" }
+
+// watch copies the container's output to the log until it ends, waits for its init, and
+// records how it ended; then it undoes the set-up.
+func (m *monitor) watch() int {
+	stdout, stderr := io.Writer(nil), io.Writer(nil)
+	if attached() {
+		stdout, stderr = os.Stdout, os.Stderr
+	}
+	if m.stdout != nil {
+		m.copy(m.stdout, m.log.Stream("stdout", stdout))
+	}
+	if m.stderr != nil {
+		m.copy(m.stderr, m.log.Stream("stderr", stderr))
+	}
+	status := waitFor(m.c.State.Pid)
+	// The output may still be in the pipes: copy it out before the record says "exited".
+	m.done.Wait()
+	code := process.StatusCode(status)
+	oom := oomKills("/" + CgroupParent + "/" + m.c.ID)
+	m.tearDown()
+
+	unlock, err := m.e.Store.Lock(m.c.ID)
+	if err == nil {
+		defer unlock()
+	}
+	if fresh, err := m.e.Store.load(m.c.ID); err == nil {
+		m.c = fresh
+	}
+	m.c.State.Status = StatusExited
+	m.c.State.ExitCode = code
+	m.c.State.OOMKilled = oom > 0
+	m.c.State.FinishedAt = time.Now().UTC()
+	m.c.Network = NetworkState{}
+	if m.c.Config.AutoRemove {
+		m.e.removeAnonymousVolumes(m.c)
+		_ = m.e.Store.Remove(m.c)
+	} else {
+		_ = m.e.Store.Save(m.c)
+	}
+	return code
+}
+
+func (m *monitor) copy(from *os.File, to io.Writer) {
+	m.done.Add(1)
+	go func() {
+		defer m.done.Done()
+		_, _ = io.Copy(to, from)
+		_ = Flush(to)
+		from.Close()
+	}()
+}
+
+// waitFor waits for process pid, the container's init, which is our child (we are a
+// subreaper), reaping any other orphan on the way, and returns its wait status.
+func waitFor(pid int) syscall.WaitStatus {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			// Not our child (a monitor restarted?): poll until it is gone.
+			for unix.Kill(pid, 0) == nil {
+				time.Sleep(100 * time.Millisecond)
+			}
+			return syscall.WaitStatus(255 << 8)
+		}
+		if got == pid {
+			return syscall.WaitStatus(ws)
+		}
+	}
+}
+
+// tearDown undoes what setUp did, in reverse: the runtime's container (its cgroup and state),
+// the network, the root file system mount.
+func (m *monitor) tearDown() {
+	if m.created {
+		_ = m.e.Runtime.Delete(m.c.ID, true)
+	}
+	if m.endpoint != nil {
+		_ = m.endpoint.Remove()
+	}
+	if m.lease != nil {
+		_ = m.lease.Release()
+	}
+	if m.keepOpen != nil {
+		m.keepOpen.Close()
+	}
+	if m.log != nil {
+		m.log.Close()
+	}
+	if m.rawTerminal {
+		_ = unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, &m.restoreTerminal)
+	}
+	if m.c != nil {
+		_ = m.e.unmountRootfs(m.c)
+	}
+}
+
+// withHome adds HOME, from the user's /etc/passwd entry, unless the environment sets it.
+func withHome(env []string, home string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	return append(env, "HOME="+home)
+}
+
+// exitCodeOf maps a runtime error to Docker's exit statuses: 127 for a command that does
+// not exist, 126 for one that cannot be run, 125 for anything else.
+func exitCodeOf(err error) int {
+	var reported interface{ ExitCode() int }
+	if errors.As(err, &reported) {
+		return reported.ExitCode()
+	}
+	return process.ExitCodeFor(err)
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// oomKills reads how many processes the OOM killer killed in the cgroup at path (under
+// every hierarchy it may be in): memory.events on v2, memory.oom_control on v1.
+func oomKills(path string) uint64 {
+	for _, file := range []string{
+		filepath.Join("/sys/fs/cgroup", path, "memory.events"),
+		filepath.Join("/sys/fs/cgroup/memory", path, "memory.oom_control"),
+	} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// consoleSocket listens on a Unix socket in the container's directory, through which the
+// runtime hands over the master end of the container's terminal (SCM_RIGHTS), as runc
+// hands it to containerd's shim.
+func (m *monitor) consoleSocket(dir string) (*net.UnixListener, error) {
+	path := filepath.Join(dir, "console.sock")
+	os.Remove(path)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listen on the console socket: %w", err)
+	}
+	l.SetUnlinkOnClose(true)
+	m.console = make(chan *os.File, 1)
+	return l, nil
+}
+
+// receiveConsole accepts the runtime's connection and takes the terminal's master end.
+func (m *monitor) receiveConsole(l *net.UnixListener) {
+	defer close(m.console)
+	conn, err := l.AcceptUnix()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) == 0 {
+		return
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return
+	}
+	m.console <- os.NewFile(uintptr(fds[0]), "console")
+}
+
+// useConsole makes the terminal's master end the container's output (a terminal merges
+// stdout and stderr), feeds it the caller's input when attached with -i, and gives it the
+// caller's window size and raw mode, so that the container's shell edits lines itself.
+func (m *monitor) useConsole() error {
+	var master *os.File
+	select {
+	case master = <-m.console:
+	case <-time.After(10 * time.Second):
+	}
+	if master == nil {
+		return errors.New("the runtime did not hand over the container's terminal")
+	}
+	m.stdout = master
+	if !attached() {
+		return nil
+	}
+	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+	}
+	if term, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
+		m.restoreTerminal = *term
+		raw := *term
+		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		raw.Oflag &^= unix.OPOST
+		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		raw.Cflag &^= unix.CSIZE | unix.PARENB
+		raw.Cflag |= unix.CS8
+		if unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, &raw) == nil {
+			m.rawTerminal = true
+		}
+	}
+	if m.c.Config.OpenStdin {
+		go func() { _, _ = io.Copy(master, os.Stdin) }()
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"containerlabs/labs/cgroup"
+	"containerlabs/labs/network"
+	"containerlabs/labs/runtime"
+)
+
+// Config is what `run` and `create` were asked for: the image's defaults with the command
+// line's changes. It is kept in the container's record, so `start` can make the container
+// again the same way.
+type Config struct {
+	// Cmd replaces the image's Cmd when set; Entrypoint replaces its Entrypoint when
+	// EntrypointSet (an empty --entrypoint clears it, as Docker's does).
+	Cmd           []string `json:"Cmd"`
+	Entrypoint    []string `json:"Entrypoint"`
+	EntrypointSet bool     `json:"EntrypointSet,omitempty"`
+	// Env adds to (and overrides) the image's environment: NAME=value lines.
+	Env        []string `json:"Env"`
+	WorkingDir string   `json:"WorkingDir"`
+	User       string   `json:"User"`
+	Hostname   string   `json:"Hostname"`
+	// Tty gives the container a terminal; OpenStdin keeps its standard input open.
+	Tty        bool `json:"Tty"`
+	OpenStdin  bool `json:"OpenStdin"`
+	AutoRemove bool `json:"AutoRemove"`
+	// Memory (bytes, swap included), CPUs and PidsLimit are the cgroup limits (lab 04).
+	Memory    int64   `json:"Memory"`
+	CPUs      float64 `json:"NanoCpus"`
+	PidsLimit int64   `json:"PidsLimit"`
+	// ReadOnly mounts the root file system read-only. Privileged lifts the default
+	// hardening: every capability, no seccomp filter, no masked or read-only paths.
+	ReadOnly   bool     `json:"ReadonlyRootfs"`
+	Privileged bool     `json:"Privileged"`
+	CapAdd     []string `json:"CapAdd"`
+	CapDrop    []string `json:"CapDrop"`
+	// NetworkMode is "bridge" (lab 06), "host" (the host's network namespace) or "none"
+	// (a network namespace with only lo).
+	NetworkMode string `json:"NetworkMode"`
+	// Publish are the published ports, as -p takes them (8080:80, 5353:53/udp).
+	Publish []string `json:"PortBindings"`
+	// Volumes are the -v arguments; VolumesFrom the containers whose mounts to share.
+	Volumes     []string `json:"Binds"`
+	VolumesFrom []string `json:"VolumesFrom"`
+	// LogMaxSize and LogMaxFile rotate the json-file log (0: 10 MiB and 3 files).
+	LogMaxSize int64 `json:"LogMaxSize"`
+	LogMaxFile int   `json:"LogMaxFile"`
+}
+
+// Mount is a volume or bind mount of a container, as inspect shows it.
+type Mount struct {
+	// Type is "volume" for a named or anonymous volume, "bind" for a host path.
+	Type string `json:"Type"`
+	// Name is the volume's name (empty for a bind mount).
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	ReadOnly    bool   `json:"RW"`
+	// Anonymous volumes are made for this container and removed with it by rm -v.
+	Anonymous bool `json:"Anonymous,omitempty"`
+}
+
+// NetworkState is the container's place on the network while it runs.
+type NetworkState struct {
+	Bridge    string   `json:"Bridge,omitempty"`
+	IPAddress string   `json:"IPAddress,omitempty"`
+	Gateway   string   `json:"Gateway,omitempty"`
+	Ports     []string `json:"Ports,omitempty"`
+	HostVeth  string   `json:"HostVeth,omitempty"`
+}
+
+// CgroupParent is where the engine's containers' cgroups live, apart from the labs'
+// /containerlabs, whose stale-group collector must never see a running engine container.
+const CgroupParent = "containerlabs-engine"
+
+// Process is what the container runs, with the image's config and the command line's
+// changes already applied, and its user resolved inside the container's root.
+type Process struct {
+	Args       []string
+	Env        []string
+	WorkingDir string
+	UID, GID   uint32
+}
+
+// BuildSpec turns a container's record and its resolved process into the OCI
+// configuration its bundle holds: Docker's defaults (runtime.DockerSpec: namespaces, the
+// default mounts, capabilities, seccomp, masked paths), then everything the command line
+// changed. The bundle directory is the container's directory; the root is "rootfs" in it.
+func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
+	spec := runtime.DockerSpec(p.Args)
+	spec.Process.Env = p.Env
+	spec.Process.Cwd = p.WorkingDir
+	spec.Process.User = specs.User{UID: p.UID, GID: p.GID}
+	spec.Process.Terminal = c.Config.Tty
+	spec.Hostname = c.Config.Hostname
+	spec.Root.Readonly = c.Config.ReadOnly
+	spec.Linux.CgroupsPath = "/" + CgroupParent + "/" + c.ID
+
+	// Resources (lab 04): memory with swap included, a CFS quota, a pids limit.
+	res := spec.Linux.Resources
+	if c.Config.Memory > 0 {
+		limit := c.Config.Memory
+		res.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	}
+	if c.Config.CPUs > 0 {
+		quota, period := cgroup.Quota(c.Config.CPUs), uint64(cgroup.CPUPeriod)
+		res.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if c.Config.PidsLimit > 0 {
+		limit := c.Config.PidsLimit
+		res.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+
+	// The network namespace: a new one (plugged in after create) for bridge and none, the
+	// host's own for host.
+	switch c.Config.NetworkMode {
+	case "", "bridge", "none":
+	case "host":
+		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+			return ns.Type == specs.NetworkNamespace
+		})
+	default:
+		return nil, fmt.Errorf("--network %q: want bridge, host or none", c.Config.NetworkMode)
+	}
+
+	// Volumes and bind mounts, then the network's /etc files, which the engine writes into
+	// the container's directory (so they stay out of its writable layer, and out of commits).
+	for _, m := range c.Mounts {
+		opts := []string{"rbind", "rprivate"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
+	}
+	if c.Config.NetworkMode != "host" {
+		for _, name := range network.EtcFiles {
+			spec.Mounts = append(spec.Mounts, specs.Mount{
+				Destination: "/etc/" + name, Type: "bind",
+				Source: filepath.Join(stateDir, "etc", name), Options: []string{"rbind", "rprivate"},
+			})
+		}
+	}
+
+	if err := applyCapabilities(spec, c.Config); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// applyCapabilities applies --privileged, --cap-add and --cap-drop to the capability sets,
+// and keeps the seccomp profile in step with them (Docker's profile allows, for instance,
+// mount only to a container that has CAP_SYS_ADMIN).
+func applyCapabilities(spec *specs.Spec, cfg Config) error {
+	caps := slices.Clone(runtime.DefaultCapabilities)
+	if cfg.Privileged {
+		caps = runtime.AllCapabilities()
+		spec.Linux.Seccomp = nil
+		spec.Linux.MaskedPaths = nil
+		spec.Linux.ReadonlyPaths = nil
+		spec.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		for i, m := range spec.Mounts {
+			if m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+				spec.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+			}
+		}
+	}
+	for _, name := range cfg.CapAdd {
+		if strings.EqualFold(name, "ALL") {
+			caps = runtime.AllCapabilities()
+			continue
+		}
+		c, err := runtime.CapabilityName(name)
+		if err != nil {
+			return fmt.Errorf("--cap-add: %w", err)
+		}
+		if !slices.Contains(caps, c) {
+			caps = append(caps, c)
+		}
+	}
+	for _, name := range cfg.CapDrop {
+		if strings.EqualFold(name, "ALL") {
+			caps = nil
+			continue
+		}
+		c, err := runtime.CapabilityName(name)
+		if err != nil {
+			return fmt.Errorf("--cap-drop: %w", err)
+		}
+		caps = slices.DeleteFunc(caps, func(have string) bool { return have == c })
+	}
+	spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	if spec.Linux.Seccomp != nil {
+		spec.Linux.Seccomp = runtime.DefaultSeccomp(caps)
+	}
+	return nil
+}

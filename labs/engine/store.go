@@ -1,0 +1,357 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrNotFound means no container matches a name or ID.
+var ErrNotFound = errors.New("no such container")
+
+// Statuses a container can be in, as `ps` shows them.
+const (
+	StatusCreated = "created" // made, never started (or made again by start)
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// Container is everything the engine knows about one container: how it was made (fixed at
+// create) and what became of it (State). It is stored as container.json in the container's
+// directory.
+type Container struct {
+	ID      string    `json:"Id"`
+	Name    string    `json:"Name"`
+	Created time.Time `json:"Created"`
+	// Image is the image reference the container was made from, ImageID its config digest.
+	Image   string `json:"Image"`
+	ImageID string `json:"ImageID"`
+	// Layers are the image's unpacked layers, lowest first: the overlay's lowerdirs.
+	Layers []string `json:"Layers"`
+	Config Config   `json:"Config"`
+	// Mounts are the container's volumes and bind mounts, resolved to host paths.
+	Mounts []Mount `json:"Mounts"`
+	// Network is the container's address and published ports while it runs.
+	Network NetworkState `json:"NetworkSettings"`
+	State   State        `json:"State"`
+}
+
+// State is what happened to a container; the monitor writes it, and every reader checks it
+// against the kernel (Reconcile) before believing it.
+type State struct {
+	Status string `json:"Status"`
+	// Pid is the container's init on the host; PidStart its start time (field 22 of
+	// /proc/PID/stat), so that a reused PID is never mistaken for the container.
+	Pid      int    `json:"Pid"`
+	PidStart uint64 `json:"PidStart"`
+	// MonitorPid and MonitorStart identify the monitor process the same way.
+	MonitorPid   int    `json:"MonitorPid"`
+	MonitorStart uint64 `json:"MonitorStart"`
+	ExitCode     int    `json:"ExitCode"`
+	OOMKilled    bool   `json:"OOMKilled"`
+	// Error says what went wrong when the container could not be started, or why its
+	// exit status is not known.
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// Running reports whether the record says the container runs.
+func (s State) Running() bool { return s.Status == StatusRunning }
+
+// Store is the containers directory of an engine's state root.
+type Store struct {
+	root string
+}
+
+// OpenStore opens the containers (and names) directories under the engine's state root.
+func OpenStore(root string) (*Store, error) {
+	for _, dir := range []string{"containers", "names"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o711); err != nil {
+			return nil, fmt.Errorf("open the container store in %s: %w", root, err)
+		}
+	}
+	return &Store{root: root}, nil
+}
+
+// Root is the engine's state root.
+func (s *Store) Root() string { return s.root }
+
+// Dir is the directory of container id: its record, bundle, writable layer and logs.
+func (s *Store) Dir(id string) string { return filepath.Join(s.root, "containers", id) }
+
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+
+// ValidName checks a container name as Docker does: letters, digits and '_', '.', '-', not
+// starting with punctuation. No name can contain "/" or be ".." and so escape the store.
+func ValidName(name string) error {
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// NewID returns a random 64-digit hexadecimal container ID, as Docker's.
+func NewID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Create makes the directory of a new container and claims its name. Names are claimed by
+// creating a file named after them with O_EXCL, which the kernel makes atomic: of two
+// engines started at once with the same --name, exactly one wins.
+func (s *Store) Create(c *Container) error {
+	if err := ValidName(c.Name); err != nil {
+		return err
+	}
+	nameFile := filepath.Join(s.root, "names", c.Name)
+	f, err := os.OpenFile(nameFile, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		owner, _ := os.ReadFile(nameFile)
+		return fmt.Errorf("the container name %q is already in use by container %s: remove it or choose another name", c.Name, short(string(owner)))
+	}
+	if err != nil {
+		return fmt.Errorf("claim the name %s: %w", c.Name, err)
+	}
+	_, err = f.WriteString(c.ID)
+	f.Close()
+	if err == nil {
+		err = os.Mkdir(s.Dir(c.ID), 0o711)
+	}
+	if err == nil {
+		err = s.Save(c)
+	}
+	if err != nil {
+		os.Remove(nameFile)
+		os.RemoveAll(s.Dir(c.ID))
+		return fmt.Errorf("create container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Save writes the container's record atomically: to a temporary file, then renamed, so a
+// reader never sees half of it.
+func (s *Store) Save(c *Container) error {
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.Dir(c.ID), "container.json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("save container %s: %w", c.Name, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// load reads the record of container id as stored, without reconciling it.
+func (s *Store) load(id string) (*Container, error) {
+	data, err := os.ReadFile(filepath.Join(s.Dir(id), "container.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, short(id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Container
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("read container %s: %w", short(id), err)
+	}
+	return &c, nil
+}
+
+// Resolve finds the container a user means: by full ID, by name, or by a unique prefix of
+// its ID, as Docker accepts them.
+func (s *Store) Resolve(ref string) (string, error) {
+	if ref == "" {
+		return "", fmt.Errorf("%w: empty name", ErrNotFound)
+	}
+	if ValidName(ref) == nil {
+		if id, err := os.ReadFile(filepath.Join(s.root, "names", ref)); err == nil {
+			return string(id), nil
+		}
+	}
+	ids, err := s.IDs()
+	if err != nil {
+		return "", err
+	}
+	var matches []string
+	for _, id := range ids {
+		if strings.HasPrefix(id, ref) {
+			matches = append(matches, id)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("%w: %s", ErrNotFound, ref)
+	case 1:
+		return matches[0], nil
+	}
+	return "", fmt.Errorf("%q matches %d containers: give more of the ID", ref, len(matches))
+}
+
+// IDs lists the IDs of all containers.
+func (s *Store) IDs() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, "containers"))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == 64 {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// Get returns the record of the container ref names, reconciled with the kernel.
+func (s *Store) Get(ref string) (*Container, error) {
+	id, err := s.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.load(id)
+	if err != nil {
+		return nil, err
+	}
+	return c, s.Reconcile(c)
+}
+
+// List returns every container, reconciled, newest first.
+func (s *Store) List() ([]*Container, error) {
+	ids, err := s.IDs()
+	if err != nil {
+		return nil, err
+	}
+	var all []*Container
+	for _, id := range ids {
+		c, err := s.load(id)
+		if err != nil {
+			continue // being created or removed right now
+		}
+		if err := s.Reconcile(c); err != nil {
+			return nil, err
+		}
+		all = append(all, c)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
+	return all, nil
+}
+
+// Reconcile checks a running container's record against the kernel. If the container's
+// init is gone and so is its monitor (killed with SIGKILL, or the host rebooted), nobody
+// recorded the exit: the record is marked exited with status 255 and the reason, and saved.
+// A record is never believed just because it was written.
+func (s *Store) Reconcile(c *Container) error {
+	if !c.State.Running() {
+		return nil
+	}
+	initAlive := Alive(c.State.Pid, c.State.PidStart)
+	monitorAlive := Alive(c.State.MonitorPid, c.State.MonitorStart)
+	if initAlive || monitorAlive {
+		return nil
+	}
+	unlock, err := s.Lock(c.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	fresh, err := s.load(c.ID)
+	if err != nil || !fresh.State.Running() {
+		if fresh != nil {
+			*c = *fresh
+		}
+		return nil
+	}
+	c.State.Status = StatusExited
+	c.State.ExitCode = 255
+	c.State.Error = "the container's monitor was killed; its exit status is unknown"
+	c.State.FinishedAt = time.Now()
+	return s.Save(c)
+}
+
+// Lock takes the container's lock, which serialises the commands that change it (start,
+// stop, rm, the monitor's final record). The returned function releases it.
+func (s *Store) Lock(id string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Remove deletes a container's record, directory and name. The caller has stopped it and
+// undone its mounts.
+func (s *Store) Remove(c *Container) error {
+	if err := os.RemoveAll(s.Dir(c.ID)); err != nil {
+		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	nameFile := filepath.Join(s.root, "names", c.Name)
+	if owner, err := os.ReadFile(nameFile); err == nil && string(owner) == c.ID {
+		os.Remove(nameFile)
+	}
+	return nil
+}
+
+// Alive reports whether process pid exists and started at start (field 22 of its stat): a
+// PID alone may have been reused by another process since it was recorded.
+func Alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	got, err := StartTime(pid)
+	return err == nil && got == start
+}
+
+// StartTime reads when process pid started, in clock ticks since boot (field 22 of
+// /proc/PID/stat), and fails for a process that does not exist or is a zombie.
+func StartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may contain spaces: count from after it.
+	end := strings.LastIndexByte(string(data), ')')
+	if end < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(data[end+1:]))
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	if fields[0] == "Z" || fields[0] == "X" {
+		return 0, fmt.Errorf("process %d is a zombie", pid)
+	}
+	var start uint64
+	_, err = fmt.Sscan(fields[19], &start)
+	return start, err
+}
+
+// short abbreviates a container ID to the 12 digits ps shows.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// ShortID abbreviates a container ID to the 12 digits ps shows.
+func ShortID(id string) string { return short(id) }
