@@ -13,7 +13,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/image"
 	"containerlabs/labs/overlay"
@@ -199,7 +198,7 @@ func writeTo(file string, write func(io.Writer) error) error {
 
 // progressBar draws a transfer's progress on a terminal, and nothing elsewhere.
 func progressBar(what string) func(v1.Update) {
-	if _, err := unix.IoctlGetTermios(int(os.Stderr.Fd()), unix.TCGETS); err != nil {
+	if info, err := os.Stderr.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
 		return nil
 	}
 	return func(u v1.Update) {

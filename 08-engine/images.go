@@ -11,7 +11,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/engine"
 	"containerlabs/labs/image"
@@ -265,7 +264,7 @@ func writeOut(file string, write func(io.Writer) error) error {
 
 // progressBar draws a transfer's progress on a terminal, and nothing elsewhere.
 func progressBar(what string) func(v1.Update) {
-	if _, err := unix.IoctlGetTermios(int(os.Stderr.Fd()), unix.TCGETS); err != nil {
+	if info, err := os.Stderr.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
 		return nil
 	}
 	start := time.Now()

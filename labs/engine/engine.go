@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,13 @@ import (
 
 // DefaultRoot is the engine's state root unless --root says otherwise.
 const DefaultRoot = "/var/lib/containerlabs"
+
+// EnvBridge and EnvSubnet name the environment variables that put the engine's containers
+// on another bridge than labs0 and 10.88.0.0/16.
+const (
+	EnvBridge = "CONTAINERLABS_BRIDGE"
+	EnvSubnet = "CONTAINERLABS_SUBNET"
+)
 
 // Engine is the state root of a daemonless engine, and the stores in it:
 //
@@ -63,11 +71,16 @@ func Open(root string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{
+	e := &Engine{
 		Root: root, Store: store, Volumes: volumes, Images: images,
 		Runtime: &runtime.Runtime{Root: filepath.Join(own, "runtime")},
 		Bridge:  network.DefaultBridge, Subnet: network.DefaultSubnet,
-	}, nil
+	}
+	// A workshop machine, or a test, may need the engine on a bridge of its own.
+	if b, s := os.Getenv(EnvBridge), os.Getenv(EnvSubnet); b != "" && s != "" {
+		e.Bridge, e.Subnet = b, s
+	}
+	return e, nil
 }
 
 // Network returns the engine's bridge network (lab 06).
@@ -96,7 +109,7 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	}
 	details, err := e.Images.Inspect(ref)
 	if errors.Is(err, image.ErrNotFound) && req.Pull {
-		if _, err = e.Images.Pull(contextBackground(), ref, req.PullOptions); err == nil {
+		if _, err = e.Images.Pull(context.Background(), ref, req.PullOptions); err == nil {
 			details, err = e.Images.Inspect(ref)
 		}
 	}

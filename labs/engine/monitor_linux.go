@@ -68,7 +68,7 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 	}
 	defer readyR.Close()
 	cmd := exec.Command("/proc/self/exe", "container-monitor", c.ID)
-	cmd.Env = append(os.Environ(), envMonitor+"="+e.Root, "CONTAINERLABS_BRIDGE="+e.Bridge, "CONTAINERLABS_SUBNET="+e.Subnet)
+	cmd.Env = append(os.Environ(), envMonitor+"="+e.Root, EnvBridge+"="+e.Bridge, EnvSubnet+"="+e.Subnet)
 	if attach != nil {
 		cmd.Env = append(cmd.Env, envAttached+"=1")
 	}
@@ -139,9 +139,6 @@ func RunMonitor() int {
 	e, err := Open(os.Getenv(envMonitor))
 	if err != nil {
 		return report(process.ExitSetupFailed, err)
-	}
-	if b := os.Getenv("CONTAINERLABS_BRIDGE"); b != "" {
-		e.Bridge, e.Subnet = b, os.Getenv("CONTAINERLABS_SUBNET")
 	}
 	m := &monitor{e: e}
 	code, err := m.setUp(id)

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"context"
-	"os"
 	"path/filepath"
 
 	"containerlabs/labs/mount"
@@ -25,7 +23,3 @@ func isMountPoint(dir string) (bool, error) {
 	}
 	return false, nil
 }
-
-func contextBackground() context.Context { return context.Background() }
-
-var _ = os.Getpid

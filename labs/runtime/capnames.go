@@ -6,9 +6,6 @@ import (
 	"strings"
 )
 
-// AllCapabilities lists every capability the runtime knows: what a privileged container gets.
-func AllCapabilities() []string { return slices.Clone(capabilityNames) }
-
 // CapabilityName writes a capability the way the OCI configuration does ("CAP_NET_ADMIN"),
 // accepting it in any case and with or without the CAP_ prefix, as `docker run --cap-add`
 // does. An unknown name is an error.

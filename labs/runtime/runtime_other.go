@@ -82,3 +82,6 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error { return er
 
 // Config returns a container's configuration (Linux only).
 func (r *Runtime) Config(id string) (*specs.Spec, error) { return nil, errNotLinux }
+
+// AllCapabilities lists every capability a privileged container can get (Linux only).
+func AllCapabilities() []string { return nil }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command probe is copied into containers by the graded checks. It performs the
 // experiments the walkthroughs describe (escape a chroot, use memory, fork, burn CPU) and
 // reports what happened in plain lines, so that a check does not depend on how busybox

@@ -238,6 +238,10 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 	}
 	removeCgroupParent()
 	if !running {
+		// Only the runtime's cache of compiled seccomp filters is left there.
+		if err := os.RemoveAll(e.Runtime.Root); err != nil {
+			return removed, err
+		}
 		if nw, err := e.Network(); err == nil {
 			lines, err := nw.Cleanup()
 			if err != nil && !os.IsNotExist(err) {

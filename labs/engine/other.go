@@ -1,0 +1,26 @@
+//go:build !linux
+
+package engine
+
+import (
+	"errors"
+	"os"
+)
+
+var errNotLinux = errors.New("containers need Linux")
+
+// Attach connects a starting container to the caller's terminal or pipes (Linux only).
+type Attach struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Start starts a container (Linux only).
+func (e *Engine) Start(ref string, attach *Attach) (int, error) { return 125, errNotLinux }
+
+// IsMonitor reports whether this process is a container monitor (never, off Linux).
+func IsMonitor() bool { return false }
+
+// RunMonitor is the container monitor (Linux only).
+func RunMonitor() int { return 125 }
+
+func isMountPoint(dir string) (bool, error) { return false, errNotLinux }
