@@ -45,6 +45,20 @@ apt_install() {
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# apt_install_quietly installs packages without letting them start system services (a
+# package such as containerd would otherwise start its daemon on a systemd host): the
+# policy-rc.d convention tells invoke-rc.d and deb-systemd-invoke not to.
+apt_install_quietly() {
+	local policy=/usr/sbin/policy-rc.d made=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made=1
+	fi
+	apt_install "$@"
+	local status=$?
+	[ "$made" = 1 ] && rm -f "$policy"
+	return "$status"
+}
+
 # unmount_tree unmounts everything at or beneath a directory, deepest first.
 unmount_tree() {
 	local dir="$1"

@@ -11,9 +11,10 @@ require_root "$@"
 # What the labs use: busybox-static for container roots, iptables for NAT and published
 # ports (lab 06), iproute2 for the preflight's and learners' own `ip` commands, curl and
 # unzip to fetch Go when it is missing; gcc and libseccomp-dev for the engine and runtime
-# (cgo: nsenter's C constructor and seccomp filters); containerd, whose ctr drives the
-# runtime in lab 08's checks; util-linux's script for terminal checks.
-PACKAGES=(busybox-static iptables iproute2 curl unzip ca-certificates gcc libc6-dev libseccomp-dev pkg-config containerd util-linux)
+# (cgo: nsenter's C constructor and seccomp filters); util-linux's script for terminal
+# checks. (scripts/test.sh adds containerd, without starting its system service, for the
+# runtime's containerd check.)
+PACKAGES=(busybox-static iptables iproute2 curl unzip ca-certificates gcc libc6-dev libseccomp-dev pkg-config util-linux)
 GO_MINOR=1.26
 
 # install_go fetches a Go toolchain from the module proxy (the same place `go` itself gets

@@ -6,6 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 "$SCRIPTS/setup.sh"
+# containerd (with ctr and runc) for the runtime's containerd check; its system service is
+# not started: the check runs a private daemon of its own.
+apt_install_quietly containerd
 find_go
 cd "$REPO"
 "$SCRIPTS/build.sh"

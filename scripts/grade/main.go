@@ -173,7 +173,7 @@ func allLabs(root string) ([]string, error) {
 func runTests(root, bin string, labs []string) (io.Reader, error) {
 	args := []string{"test", "-json", "-count=1", "-p=1", "-timeout=30m"}
 	for _, l := range labs {
-		args = append(args, "./"+l)
+		args = append(args, "./"+l+"/...")
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
@@ -266,9 +266,17 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 		labs[name] = &Lab{Name: name}
 		labOrder = append(labOrder, name)
 	}
+	// A lab's checks may live in subpackages too (08-engine/labs-runc): the lab is the
+	// first path element after the module that names one.
 	labOf := func(pkg string) string {
-		name := pkg[strings.LastIndex(pkg, "/")+1:]
-		if !labPattern.MatchString(name) {
+		name := ""
+		for _, part := range strings.Split(pkg, "/")[1:] {
+			if labPattern.MatchString(part) {
+				name = part
+				break
+			}
+		}
+		if name == "" {
 			return ""
 		}
 		if labs[name] == nil {

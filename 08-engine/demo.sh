@@ -1,0 +1,58 @@
+# Walkthrough of lab 08, sourced by scripts/demo.sh (which defines step, say and $DEMO).
+
+section "08-engine: Docker's everyday workflow, on labs 01-07"
+export CONTAINERLABS_ROOT="$DEMO/engine-state"
+E=bin/08-engine
+on_exit "$E rm -f \$($E ps -aq) ; $E system prune --volumes"
+
+say "The base image, as lab 07 built it, imported into the engine's store (the same store as 07-images)."
+step "import makes an image of a root file system; -c sets its default command." \
+	"bin/01-chroot rootfs --busybox $DEMO/bb-root >/dev/null && $E import -c 'CMD [\"sh\"]' $DEMO/bb-root labs/busybox && $E images"
+step "run = create (lab 07's image and writable layer) + start: the monitor mounts the root (05), leases an address (06), writes an OCI bundle and has the runtime create the container (03, 04), plugs the veth in and starts it." \
+	"$E run --rm labs/busybox sh -c 'echo hello from \$(hostname); ip -o -4 addr show eth0'"
+
+say "A web server, detached: a volume for its files, a published port."
+step "run -d prints the container's ID; the monitor stays with it." \
+	"$E run -d --name web -p 8080:80 -v site:/www labs/busybox sh -c 'echo served from a volume > /www/index.html; httpd -f -v -p 80 -h /www'"
+step "ps shows it, from the state directory: there is no daemon to ask." \
+	"sleep 0.5; $E ps"
+step "The published port, on the host's loopback." \
+	"wget -q -O - http://127.0.0.1:8080/ 2>/dev/null || curl -s http://127.0.0.1:8080/"
+step "exec joins all of the container's namespaces (a C constructor does setns before Go starts its threads) and its cgroup." \
+	"$E exec web sh -c 'hostname; ps -o pid,comm; ls /www'"
+step "logs: the monitor writes the container's output as json-file lines." \
+	"$E logs web; cat \$(ls -d $DEMO/engine-state/engine/containers/*/logs | head -1)/container.log | head -2"
+step "top and port." \
+	"$E top web; $E port web"
+step "stop sends SIGTERM; httpd as PID 1 has no handler, so after the timeout comes SIGKILL (137)." \
+	"$E stop -t 1 web; $E ps -a"
+step "The volume outlives the container." \
+	"$E rm web && $E run --rm -v site:/www labs/busybox cat /www/index.html && $E volume ls"
+
+say "The default hardening, as Docker applies it, seen from inside."
+step "Capabilities (Docker's 14; the inheritable set empty), no_new_privs, a seccomp filter." \
+	"$E run --rm labs/busybox grep -E '^(CapInh|CapBnd|NoNewPrivs|Seccomp):' /proc/1/status"
+step_fails "seccomp refuses to create a namespace without CAP_SYS_ADMIN: EPERM." \
+	"$E run --rm labs/busybox unshare -U true"
+step "--privileged lifts it: every capability the engine has, no filter." \
+	"$E run --rm --privileged labs/busybox grep -E '^(CapBnd|Seccomp):' /proc/1/status"
+step_fails "A memory hog under --memory 32m: OOM-killed, and inspect says so." \
+	"cp bin/probe $DEMO/bb-root/ && $E import $DEMO/bb-root labs/probe >/dev/null && $E run --name hog --memory 32m labs/probe /probe hog 128"
+step "The OOM kill, as the monitor recorded it from the cgroup." \
+	"$E inspect hog | grep -E '\"(Status|ExitCode|OOMKilled)\"'; $E rm hog"
+
+say "The runtime underneath is an OCI runtime with runc's command line: the same bundle runs with runc, with labs-runc, and under containerd."
+step "labs-runc spec writes a config.json with Docker's defaults; a busybox root beside it makes a bundle." \
+	"mkdir -p $DEMO/bundle && cp -a $DEMO/bb-root $DEMO/bundle/rootfs && bin/labs-runc spec --bundle $DEMO/bundle sh -c 'echo hello from \$(hostname)' && ls $DEMO/bundle"
+step "labs-runc run, as runc would." \
+	"bin/labs-runc --root $DEMO/labs-runc run --bundle $DEMO/bundle demo"
+if command -v runc >/dev/null; then
+	step "runc itself, on the same bundle." \
+		"runc --root $DEMO/runc run --bundle $DEMO/bundle demo"
+fi
+if command -v containerd >/dev/null && command -v ctr >/dev/null; then
+	step "containerd, with ctr run --runc-binary: containerd's shim calls labs-runc create, start, state, delete." \
+		"scripts/containerd-demo.sh $DEMO"
+fi
+step "system prune removes stopped containers, unreferenced image data and, once no container runs, the network." \
+	"$E system prune --volumes"
