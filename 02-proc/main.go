@@ -69,6 +69,7 @@ func run(dir string, command []string) (code int, err error) {
 
 	// 2. NEW: mount /proc, /dev and /sys inside DIR, and unmount them however the command
 	//    ends. These are mounts on the host: while the command runs, `findmnt` lists them.
+	// lab:02 begin: mount /proc, /dev and /sys inside DIR (procfs.MountAll), and unmount them (Unmount) however run returns
 	mounted, err := procfs.MountAll(dir)
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -78,6 +79,7 @@ func run(dir string, command []string) (code int, err error) {
 			err = fmt.Errorf("clean up: %w", unmountErr)
 		}
 	}()
+	// lab:02 end
 
 	// 3. Start it with DIR as its root (chroot) and "/" as its working directory.
 	cmd := &exec.Cmd{Path: path, Args: command} // argv[0] stays the name the user typed

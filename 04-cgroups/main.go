@@ -151,6 +151,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 1. NEW: a cgroup for this container, with its limits written before anyone is in it.
 	//    Groups that containers killed with SIGKILL left behind are removed first.
+	// lab:04 begin: remove stale groups (cgroup.RemoveStale), create this container's group with its limits (cgroup.New(containerID(), l.Limits)), and remove it (Remove) when run returns
 	if _, err := cgroup.RemoveStale(); err != nil {
 		return process.ExitSetupFailed, err
 	}
@@ -163,6 +164,7 @@ func run(c container, l limits) (code int, err error) {
 			err = fmt.Errorf("clean up: %w", removeErr)
 		}
 	}()
+	// lab:04 end
 
 	// 2. Re-execute this program as the child, in new UTS, PID, mount, IPC and network
 	//    namespaces (and with --userns a user namespace, whose uid and gid maps we write).
@@ -174,10 +176,12 @@ func run(c container, l limits) (code int, err error) {
 
 	// 3. NEW: move the child into the cgroup while it waits: everything it starts from now
 	//    on is born inside, and counted.
+	// lab:04 begin: move the waiting child into the group (cg.Add(child.PID)); kill it if that fails
 	if err := cg.Add(child.PID); err != nil {
 		child.Kill()
 		return process.ExitSetupFailed, err
 	}
+	// lab:04 end
 
 	// 4. Our half is done: send the description, and the child starts its half.
 	if err := child.Release(c); err != nil {
@@ -193,6 +197,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 6. NEW: ask the cgroup what happened. The OOM killer leaves only a SIGKILL behind; the
 	//    cgroup's counters say who sent it.
+	// lab:04 begin: read the group's stats (cg.Stats); print them with --stats (printStats); if the OOM killer struck, say so, with the limit, and exit 137
 	stats, err := cg.Stats()
 	if err != nil {
 		return code, err
@@ -205,6 +210,7 @@ func run(c container, l limits) (code int, err error) {
 			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
 		return 137, nil
 	}
+	// lab:04 end
 	return code, nil
 }
 

@@ -182,6 +182,7 @@ func (l *layerList) Set(dir string) error {
 func run(c container, l limits) (code int, err error) {
 	// 0. NEW: a directory of its own under the state root: the upper and work directories of
 	//    its writable layer, and the mount point of its root. It outlives the run.
+	// lab:05 begin: open the state store (state.Open(state.RootFromEnv())), create the container's directory with its record (store.Create), mark it stopped when run returns, and set c.Upper, c.Work and c.Root from it
 	store, err := state.Open(state.RootFromEnv())
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -192,6 +193,11 @@ func run(c container, l limits) (code int, err error) {
 	}
 	defer dirs.Stopped()
 	c.Upper, c.Work, c.Root = dirs.Upper(), dirs.Work(), dirs.Merged()
+	// lab:05 starter:
+	// if c.Root == "" {
+	// 	return process.ExitSetupFailed, errors.New("TODO(lab 05): the container needs its directories: c.Upper, c.Work and c.Root")
+	// }
+	// lab:05 end
 	opts := namespace.Options{Args: c.Command, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if c.UserNS {
 		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
@@ -273,7 +279,11 @@ func inside() int {
 
 	// 2. NEW: the container's root is an overlay: the layers, read-only, under its upper
 	//    directory. Mounted in the container's mount namespace, it vanishes with it.
+	// lab:05 begin: mount the overlay of c.Layers under c.Upper (with c.Work) at c.Root (overlay.Mount)
 	must(overlay.Mount(c.Layers, c.Upper, c.Work, c.Root))
+	// lab:05 starter:
+	// must(errors.New("TODO(lab 05): mount the container's root: an overlay of its layers under its upper directory"))
+	// lab:05 end
 
 	// 3. Step into the root (pivot_root needs a mount point, which the overlay is).
 	must(namespace.EnterRoot(c.Root))

@@ -242,6 +242,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 1. NEW: the network: the bridge and its NAT rules (made once, kept), and an address
 	//    for this container, leased until it ends.
+	// lab:06 begin: the network (network.New(l.bridge, l.subnet, the "network" folder of the state root)), its bridge (nw.EnsureBridge) and its NAT rules (nw.EnsureNAT)
 	nw, err := network.New(l.bridge, l.subnet, filepath.Join(state.RootFromEnv(), "network"))
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -252,6 +253,8 @@ func run(c container, l limits) (code int, err error) {
 	if err := nw.EnsureNAT(); err != nil {
 		return process.ExitSetupFailed, err
 	}
+	// lab:06 end
+	// lab:06 begin: lease an address (nw.Allocate(c.Name, l.ip)) and release it when run returns; put it in c.Network (lease.Inside()) and write /etc/hosts and friends for it (network.WriteEtcFiles)
 	lease, err := nw.Allocate(c.Name, l.ip)
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -265,6 +268,7 @@ func run(c container, l limits) (code int, err error) {
 	if err := network.WriteEtcFiles(c.State, c.Hostname, c.Network.Address.Addr()); err != nil {
 		return process.ExitSetupFailed, err
 	}
+	// lab:06 end
 
 	// 2. A cgroup for this container, with its limits written before anyone is in it.
 	//    Groups that containers killed with SIGKILL left behind are removed first.
@@ -298,6 +302,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 5. NEW: plug the cable in: a veth pair, one end on the bridge, the other created in
 	//    the child's network namespace as eth0; then forward the published ports to it.
+	// lab:06 begin: connect the waiting child to the bridge (nw.Connect(child.PID, l.noICC)) and unplug it (ep.Remove) when run returns; publish l.publish (nw.Publish); say which links it got
 	ep, err := nw.Connect(child.PID, l.noICC)
 	if err != nil {
 		child.Kill()
@@ -310,6 +315,7 @@ func run(c container, l limits) (code int, err error) {
 	}
 	fmt.Fprintf(os.Stderr, "06-network: %s is %s on %s: inside %q, on the host %q\n",
 		c.Name, c.Network.Address, l.bridge, ep.InsideLink(), ep.HostLink())
+	// lab:06 end
 
 	// 6. Our half is done: send the description, and the child starts its half.
 	if err := child.Release(c); err != nil {
@@ -350,7 +356,9 @@ func inside() int {
 	must(mount.MakePrivate("/"))
 
 	// 2. NEW: set eth0 up from inside: its address, lo, and the default route via the bridge.
+	// lab:06 begin: configure eth0 from inside: lo and eth0 up, the address, the default route (network.ConfigureInside(c.Network))
 	must(network.ConfigureInside(c.Network))
+	// lab:06 end
 
 	// 3. The container's root is an overlay: the layers, read-only, under its upper
 	//    directory. Mounted in the container's mount namespace, it vanishes with it.
@@ -362,7 +370,9 @@ func inside() int {
 	// 5. NEW: the files that name the network, /etc/hosts, /etc/resolv.conf and
 	//    /etc/hostname, mounted in from the container's state directory, where the parent
 	//    wrote them: they stay out of the writable layer, and so out of any diff or commit.
+	// lab:06 begin: bind the parent's /etc/hosts, /etc/resolv.conf and /etc/hostname into the root (network.BindEtcFiles(c.State, "."))
 	must(network.BindEtcFiles(c.State, "."))
+	// lab:06 end
 
 	// 6. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is the root.
 	_, err := procfs.MountAll(".")

@@ -229,6 +229,7 @@ func run(c container, l limits) (code int, err error) {
 	if err != nil {
 		return process.ExitSetupFailed, err
 	}
+	// lab:07 begin: the image's unpacked layers are the container's (images.Layers); its config and the command line say what to run (image.RunConfig): set c.Command, c.Env, c.Dir and c.User
 	if c.Layers, err = images.Layers(l.image); err != nil {
 		return process.ExitSetupFailed, err
 	}
@@ -237,6 +238,11 @@ func run(c container, l limits) (code int, err error) {
 		return process.ExitSetupFailed, fmt.Errorf("run %s: %w", l.image, err)
 	}
 	c.Command, c.Env, c.Dir, c.User = proc.Args, proc.Env, proc.WorkingDir, proc.User
+	// lab:07 starter:
+	// if c.Layers == nil {
+	// 	return process.ExitSetupFailed, errors.New("TODO(lab 07): run the image: its layers and its config")
+	// }
+	// lab:07 end
 
 	// 0b. A directory of its own under the state root: the upper and work directories of
 	//     its writable layer, and the mount point of its root. It outlives the run.

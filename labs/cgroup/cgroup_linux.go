@@ -328,12 +328,14 @@ func (c *Cgroup) Settings() []Setting { return slices.Clone(c.settings) }
 //
 // Equivalent to: `echo PID > /sys/fs/cgroup/containerlabs/NAME/cgroup.procs`.
 func (c *Cgroup) Add(pid int) error {
+	// lab:04 begin: write pid into cgroup.procs in each of the group's directories (c.dirs, c.write)
 	for _, dir := range c.dirs {
 		if err := c.write(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("add process %d to cgroup: %w", pid, err)
 		}
 	}
 	return nil
+	// lab:04 end
 }
 
 // Stats reads what the group has used so far. It can be read after the container's

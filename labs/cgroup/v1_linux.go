@@ -55,6 +55,7 @@ func (v1) prepare(*Cgroup, string) error { return nil }
 //	blkio.bfq.weight             the IO weight, for devices scheduled by BFQ; blkio.weight
 //	                             on kernels before 5.0, whose CFQ scheduler read it
 func (v1) apply(c *Cgroup, l Limits) error {
+	// lab:04 begin: write each limit that is set into its v1 file (see above; c.dir(controller), c.write; c.limitSwap for memsw, Quota for the CPU quota, c.writeOptional for the IO weight)
 	if l.MemoryBytes > 0 {
 		dir, value := c.dir("memory"), strconv.FormatInt(l.MemoryBytes, 10)
 		// The RAM limit first: the kernel refuses a memsw limit below the RAM limit, and
@@ -93,6 +94,7 @@ func (v1) apply(c *Cgroup, l Limits) error {
 		return c.writeOptional(dir, "io weight", strconv.Itoa(int(l.IOWeight)), "blkio.bfq.weight", "blkio.weight")
 	}
 	return nil
+	// lab:04 end
 }
 
 // stats reads memory.usage_in_bytes, memory.max_usage_in_bytes, memory.failcnt and
@@ -116,11 +118,13 @@ func (v1) stats(c *Cgroup) (Stats, error) {
 	if memsw, err := readUint(filepath.Join(mem, "memory.memsw.failcnt")); err == nil {
 		st.MemoryLimitHits += memsw
 	}
+	// lab:04 begin: count the OOM killer's victims: oom_kill in memory.oom_control (readKeyed) into st.OOMKills
 	oom, err := readKeyed(filepath.Join(mem, "memory.oom_control"))
 	if err != nil {
 		return st, err
 	}
 	st.OOMKills = oom["oom_kill"]
+	// lab:04 end
 	usage, err := readUint(filepath.Join(c.dir("cpuacct"), "cpuacct.usage"))
 	if err != nil {
 		return st, err

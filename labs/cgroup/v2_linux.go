@@ -74,6 +74,7 @@ func (v2) prepare(c *Cgroup, dir string) error {
 //	pids.max         the task limit
 //	io.bfq.weight    the IO weight, for devices scheduled by BFQ; else io.weight
 func (v2) apply(c *Cgroup, l Limits) error {
+	// lab:04 begin: write each limit that is set into its v2 file in c.dirs[0] (see above; c.write; c.limitSwap for memory.swap.max, Quota and CPUPeriod for cpu.max, SharesToWeight for cpu.weight)
 	dir := c.dirs[0]
 	if l.MemoryBytes > 0 {
 		if err := c.write(filepath.Join(dir, "memory.max"), strconv.FormatInt(l.MemoryBytes, 10)); err != nil {
@@ -105,6 +106,7 @@ func (v2) apply(c *Cgroup, l Limits) error {
 		return c.writeOptional(dir, "io weight", strconv.FormatUint(BlkioToIOWeight(l.IOWeight), 10), "io.weight")
 	}
 	return nil
+	// lab:04 end
 }
 
 // stats reads memory.current, memory.peak, memory.events (whose oom_kill counts the OOM
@@ -120,11 +122,13 @@ func (v2) stats(c *Cgroup) (Stats, error) {
 	if st.MemoryPeakBytes, err = readUint(filepath.Join(dir, "memory.peak")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return st, err
 	}
+	// lab:04 begin: read memory.events (readKeyed): "max" is how often the limit was hit, "oom_kill" the OOM killer's victims
 	events, err := readKeyed(filepath.Join(dir, "memory.events"))
 	if err != nil {
 		return st, err
 	}
 	st.MemoryLimitHits, st.OOMKills = events["max"], events["oom_kill"]
+	// lab:04 end
 	cpu, err := readKeyed(filepath.Join(dir, "cpu.stat"))
 	if err != nil {
 		return st, err

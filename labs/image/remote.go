@@ -20,6 +20,7 @@ import (
 //
 // Equivalent to: `docker pull REF`.
 func (s *Store) Pull(ctx context.Context, ref string, opts Options) (v1.Hash, error) {
+	// lab:07 begin: parse ref for the registry (remoteRef), fetch its descriptor (remote.Get with remoteOptions), resolve it to an image (desc.Image) and add that to the store (s.Add)
 	r, err := remoteRef(ref, opts)
 	if err != nil {
 		return v1.Hash{}, err
@@ -33,6 +34,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opts Options) (v1.Hash, er
 		return v1.Hash{}, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	return s.Add(ctx, ref, img, opts)
+	// lab:07 starter:
+	// return v1.Hash{}, errors.New("TODO(lab 07): pull: remote.Get the image and s.Add it")
+	// lab:07 end
 }
 
 // Push uploads the image ref names to its registry and returns its manifest digest, which
@@ -46,6 +50,7 @@ func (s *Store) Push(ctx context.Context, ref string, opts Options) (v1.Hash, er
 		return v1.Hash{}, err
 	}
 	defer unlock()
+	// lab:07 begin: find the image (s.image), parse ref for its registry (remoteRef) and upload it (remote.Write, with remoteOptions); its digest there is the local one, desc.Digest
 	img, desc, err := s.image(ref)
 	if err != nil {
 		return v1.Hash{}, err
@@ -73,6 +78,9 @@ func (s *Store) Push(ctx context.Context, ref string, opts Options) (v1.Hash, er
 		return v1.Hash{}, fmt.Errorf("push %s: %w", ref, err)
 	}
 	return desc.Digest, nil
+	// lab:07 starter:
+	// return v1.Hash{}, errors.New("TODO(lab 07): push: remote.Write the image")
+	// lab:07 end
 }
 
 func remoteRef(ref string, opts Options) (name.Reference, error) {

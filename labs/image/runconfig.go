@@ -35,6 +35,7 @@ type Process struct {
 //
 // Equivalent to what `docker run IMAGE [COMMAND...]` runs.
 func RunConfig(cfg *v1.ConfigFile, command []string) (Process, error) {
+	// lab:07 begin: Args are Entrypoint followed by command, or by Cmd when there is no command (an error if both are empty); Env with a PATH (process.DefaultPath if it has none); WorkingDir, or "/"; User
 	c := cfg.Config
 	cmd := c.Cmd
 	if len(command) > 0 {
@@ -53,6 +54,7 @@ func RunConfig(cfg *v1.ConfigFile, command []string) (Process, error) {
 		dir = "/"
 	}
 	return Process{Args: args, Env: env, WorkingDir: dir, User: c.User}, nil
+	// lab:07 end
 }
 
 // User is a user as a container's /etc/passwd and /etc/group define it.
@@ -67,6 +69,7 @@ type User struct {
 // system root, as Docker does inside the container: the host's users mean nothing there.
 // A numeric uid needs no entry (its group is then 0); a name must have one.
 func ResolveUser(root, spec string) (User, error) {
+	// lab:07 begin: split spec at ":"; find the user by name or uid in root's /etc/passwd (readIDFile: uid, gid, home), a numeric uid needing no entry; a group by number, or by name in /etc/group
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	if userPart == "" {
 		userPart = "0"
@@ -112,6 +115,12 @@ func ResolveUser(root, spec string) (User, error) {
 		}
 	}
 	return User{}, fmt.Errorf("group %q: no such group in the image's /etc/group", groupPart)
+	// lab:07 starter:
+	// if spec != "" {
+	// 	return User{}, errors.New("TODO(lab 07): run as the image's user: look it up in the image's /etc/passwd")
+	// }
+	// return User{Home: "/root"}, nil
+	// lab:07 end
 }
 
 // readIDFile reads the colon-separated lines of an /etc/passwd-style file inside root; a

@@ -55,12 +55,14 @@ func writeTree(w io.Writer, dir string, overlayMarkers bool) error {
 			return err
 		}
 		st := info.Sys().(*syscall.Stat_t)
+		// lab:07 begin: with overlayMarkers, an overlay whiteout (overlay.IsWhiteout) becomes an empty regular file ".wh.NAME" beside it
 		if overlayMarkers && overlay.IsWhiteout(info) {
 			return tw.WriteHeader(&tar.Header{
 				Name: path.Join(path.Dir(name), whiteoutPrefix+path.Base(name)), Typeflag: tar.TypeReg,
 				ModTime: info.ModTime(), Uid: int(st.Uid), Gid: int(st.Gid),
 			})
 		}
+		// lab:07 end
 		hdr := &tar.Header{Name: name, Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid), ModTime: info.ModTime()}
 		switch info.Mode().Type() {
 		case fs.ModeDir:

@@ -55,6 +55,7 @@ func unpackLayer(r io.Reader, dir string) error {
 }
 
 func unpackEntry(u *rootfs.Unpacker, hdr *tar.Header, body io.Reader) error {
+	// lab:07 begin: OCI whiteouts: ".wh..wh..opq" marks its directory opaque (u.SetXattr of overlay.OpaqueXattr), ".wh.NAME" becomes an overlay whiteout of NAME (overlay.MakeWhiteoutAt) unless this layer has NAME itself; other ".wh..wh." entries are skipped
 	name, err := rootfs.CleanName(hdr.Name)
 	if err != nil {
 		return err
@@ -89,6 +90,7 @@ func unpackEntry(u *rootfs.Unpacker, hdr *tar.Header, body io.Reader) error {
 		}
 		return overlay.MakeWhiteoutAt(parent, target)
 	}
+	// lab:07 end
 	// overlay.* attributes would change how overlayfs reads the layer (an opaque mark, a
 	// redirect): only whiteout entries may make those.
 	for key := range hdr.PAXRecords {

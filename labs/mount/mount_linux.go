@@ -110,7 +110,9 @@ func UnmountAll(dir string) error {
 //
 // Equivalent to: `mount --make-rprivate TARGET`.
 func MakePrivate(target string) error {
+	// lab:03 begin: remount target and everything beneath it with MS_REC|MS_PRIVATE propagation
 	return Mount{Target: target, Flags: unix.MS_REC | unix.MS_PRIVATE}.Apply()
+	// lab:03 end
 }
 
 // canonical returns the absolute, symlink-free form of dir, which is how the kernel writes

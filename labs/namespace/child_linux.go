@@ -48,6 +48,7 @@ func Receive(config any) error {
 //
 // Equivalent to: `mount --rbind ROOT ROOT && cd ROOT`.
 func EnterRoot(root string) error {
+	// lab:03 begin: bind-mount root onto itself, recursively (MS_BIND|MS_REC), then chdir into it
 	if err := (mount.Mount{Source: root, Target: root, Flags: unix.MS_BIND | unix.MS_REC}).Apply(); err != nil {
 		return err
 	}
@@ -55,6 +56,7 @@ func EnterRoot(root string) error {
 		return fmt.Errorf("enter the container's root: %w", err)
 	}
 	return nil
+	// lab:03 end
 }
 
 // PivotRoot makes the current directory (see EnterRoot) the root of the mount namespace and
@@ -71,6 +73,7 @@ func EnterRoot(root string) error {
 //
 // Equivalent to: `pivot_root . . && umount -l .` (from inside ROOT).
 func PivotRoot() error {
+	// lab:03 begin: pivot_root(".", ".") (unix.PivotRoot), unmount "." to detach the old root stacked on top, then chdir to "/"
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root into the container's root: %w", err)
 	}
@@ -81,16 +84,19 @@ func PivotRoot() error {
 		return fmt.Errorf("change to the new root: %w", err)
 	}
 	return nil
+	// lab:03 end
 }
 
 // SetHostname sets the hostname of the UTS namespace; the host's stays as it was.
 //
 // Equivalent to: `hostname NAME` (inside the namespace).
 func SetHostname(name string) error {
+	// lab:03 begin: set the UTS namespace's hostname (unix.Sethostname)
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("set hostname %q: %w", name, err)
 	}
 	return nil
+	// lab:03 end
 }
 
 // The child's threads are all named after the binary that was executed, "exe" for

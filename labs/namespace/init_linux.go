@@ -40,6 +40,7 @@ func RunInit(cmd *exec.Cmd) (int, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWCGROUP
+	// lab:03 begin: be an init: start cmd, pass initSignals on to it, and reap every child with wait4(-1) until cmd itself exits; return its status (process.StatusCode)
 	signals := make(chan os.Signal, 16)
 	signal.Notify(signals, initSignals...)
 	defer signal.Stop(signals)
@@ -65,4 +66,7 @@ func RunInit(cmd *exec.Cmd) (int, error) {
 		}
 		// Any other pid was an orphan: wait4 has reaped it, which is all it needed.
 	}
+	// lab:03 starter:
+	// return process.Run(cmd) // a plain parent: it neither reaps orphans nor is a proper PID 1
+	// lab:03 end
 }

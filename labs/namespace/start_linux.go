@@ -69,6 +69,7 @@ type Child struct {
 // Equivalent to: `unshare --uts --pid --mount --ipc --net --fork PROGRAM` with the program
 // waiting on a pipe.
 func Start(opts Options) (*Child, error) {
+	// lab:03 begin: the child's namespaces: opts.Namespaces (Namespaces if zero), plus CLONE_NEWUSER and the ID maps (mapUserNS) when opts.UserNS is set, as attr.Cloneflags
 	flags := opts.Namespaces
 	if flags == 0 {
 		flags = Namespaces
@@ -79,6 +80,15 @@ func Start(opts Options) (*Child, error) {
 		mapUserNS(attr, *m)
 	}
 	attr.Cloneflags = flags
+	// lab:03 starter:
+	// var flags uintptr
+	// attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// // Keep this check: a child without its own mount namespace would change the host's
+	// // mounts and pivot the host's root.
+	// if attr.Cloneflags&unix.CLONE_NEWNS == 0 {
+	// 	return nil, errors.New("TODO(lab 03): start the child in new namespaces (attr.Cloneflags)")
+	// }
+	// lab:03 end
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("make the parent-child pipe: %w", err)
@@ -123,12 +133,14 @@ func Start(opts Options) (*Child, error) {
 // Equivalent to: `echo '0 100000 65536' > /proc/PID/uid_map` (and gid_map) from outside,
 // then setgroups, setresgid(0) and setresuid(0) inside.
 func mapUserNS(attr *syscall.SysProcAttr, m IDMap) {
+	// lab:03 begin: map m for both users and groups (attr.UidMappings, GidMappings), keep setgroups for a root parent, and make the child uid and gid 0 (attr.Credential)
 	ids := []syscall.SysProcIDMap{{ContainerID: m.Inside, HostID: m.Outside, Size: m.Size}}
 	root := os.Geteuid() == 0
 	attr.UidMappings = ids
 	attr.GidMappings = ids
 	attr.GidMappingsEnableSetgroups = root
 	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !root}
+	// lab:03 end
 }
 
 // ReachableBy checks that a process running as uid (with gid) on the host can reach dir:

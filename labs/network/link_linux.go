@@ -38,6 +38,7 @@ func (n *Network) EnsureBridge() error {
 	if err := n.checkSubnetFree(); err != nil {
 		return err
 	}
+	// lab:06 begin: create the bridge n.Bridge (netlink.LinkAdd of a netlink.Bridge), give it the gateway address and bring it up (n.configureBridge); delete it again if that fails
 	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}); err != nil {
 		return fmt.Errorf("create bridge %s: %w", n.Bridge, err)
 	}
@@ -49,6 +50,7 @@ func (n *Network) EnsureBridge() error {
 		return err
 	}
 	return nil
+	// lab:06 end
 }
 
 // configureBridge gives the bridge the gateway address, unless it has it, and brings it up.
@@ -116,6 +118,7 @@ func (n *Network) checkSubnetFree() error {
 // bridge link set dev vlabsXXXXXXXX hairpin on; ip link set vlabsXXXXXXXX up` (and
 // `bridge link set dev vlabsXXXXXXXX isolated on`).
 func (n *Network) Connect(pid int, isolated bool) (*Endpoint, error) {
+	// lab:06 begin: a veth pair (netlink.Veth) named "vlabs" + 8 random hex digits, its master n.Bridge, its peer ContainerInterface made in the namespace of pid (netlink.NsPid); then plugIn
 	bridge, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		return nil, fmt.Errorf("find bridge %s (make it with EnsureBridge): %w", n.Bridge, err)
@@ -142,6 +145,7 @@ func (n *Network) Connect(pid int, isolated bool) (*Endpoint, error) {
 		return nil, err
 	}
 	return ep, nil
+	// lab:06 end
 }
 
 // plugIn sets the bridge port's modes, brings it up, and describes the pair.
@@ -201,6 +205,7 @@ func (e *Endpoint) Remove() error {
 // Equivalent to: `ip link set lo up; ip addr add 10.88.0.2/16 dev eth0; ip link set eth0 up;
 // ip route add default via 10.88.0.1`.
 func ConfigureInside(in Inside) error {
+	// lab:06 begin: bring lo up; give in.Interface the address in.Address (netlink.AddrAdd) and bring it up; wait until it is up (waitOperUp); add the default route via in.Gateway (netlink.RouteAdd)
 	lo, err := netlink.LinkByName("lo")
 	if err == nil {
 		err = netlink.LinkSetUp(lo)
@@ -226,6 +231,7 @@ func ConfigureInside(in Inside) error {
 		return fmt.Errorf("add default route via %s on %s: %w", in.Gateway, in.Interface, err)
 	}
 	return nil
+	// lab:06 end
 }
 
 // waitOperUp waits until the interface is operationally up. When eth0 comes up, both ends

@@ -33,6 +33,7 @@ func (n *Network) chains() []rule {
 // rules are the network's rules, the same for all of its containers. The rules in its own
 // chains come before the jumps into them, so traffic never meets a half-filled chain.
 func (n *Network) rules() []rule {
+	// lab:06 begin: the rules, in order: MASQUERADE of the subnet's traffic leaving by another interface (and of 127.0.0.0/8 and hairpin DNAT traffic into the bridge), FORWARD accepts, and the jumps from PREROUTING, OUTPUT, POSTROUTING and FORWARD into the network's chains
 	br, subnet := n.Bridge, n.Subnet.String()
 	return []rule{
 		// A container's connection to anywhere outside the subnet leaves with the host's
@@ -66,6 +67,9 @@ func (n *Network) rules() []rule {
 		// Forwarded packets meet our rules before the host's own, which may drop them.
 		{table: "filter", chain: "FORWARD", insert: true, spec: []string{"-j", n.forwardChain()}},
 	}
+	// lab:06 starter:
+	// return nil
+	// lab:06 end
 }
 
 // EnsureNAT sets up what all the network's containers share: its iptables chains and
@@ -134,12 +138,19 @@ func (n *Network) Publish(l *Lease, ports []Port) error {
 	if err := n.writeLease(l); err != nil {
 		return err
 	}
+	// lab:06 begin: append a DNAT rule for each port to the network's port chain: iptables -t nat -A n.portsChain() with n.dnatSpec(l, p)
 	for _, p := range ports {
 		if _, err := iptables("nat", append([]string{"-A", n.portsChain()}, n.dnatSpec(l, p)...)...); err != nil {
 			return fmt.Errorf("publish port %s of %s (has EnsureNAT made the chains?): %w", p, l.Owner, err)
 		}
 	}
 	return nil
+	// lab:06 starter:
+	// if len(ports) > 0 {
+	// 	return errors.New("TODO(lab 06): publish the ports: a DNAT rule for each")
+	// }
+	// return nil
+	// lab:06 end
 }
 
 // dnatSpec matches connections to the host's port p.Host and sends them to the container.

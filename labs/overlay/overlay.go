@@ -60,6 +60,7 @@ const maxLayers = 500
 // The string must fit in one page (pageSize bytes including its terminating NUL), which is
 // all mount(2) copies from the caller.
 func mountOptions(layers []string, upper, work string, userxattr bool, pageSize int) (string, error) {
+	// lab:05 begin: the options lowerdir=TOP:...:BOTTOM,upperdir=UPPER,workdir=WORK,index=off,redirect_dir=nofollow,metacopy=off (and userxattr); refuse no layers, more than maxLayers, paths with , : or \, and options longer than pageSize-1
 	if len(layers) == 0 {
 		return "", errors.New("overlay needs at least one layer")
 	}
@@ -85,6 +86,7 @@ func mountOptions(layers []string, upper, work string, userxattr bool, pageSize 
 			len(layers), len(opts), pageSize-1)
 	}
 	return opts, nil
+	// lab:05 end
 }
 
 // sortChanges orders changes by path, the order Diff returns them in.

@@ -187,6 +187,7 @@ func Diff(layers []string, upper string) ([]Change, error) {
 // as rel. lowers are the layer directories that show through at rel, topmost first: the
 // directories overlay itself would merge there.
 func diffDir(dir, rel string, lowers []string, changes *[]Change) error {
+	// lab:05 begin: for each entry of dir: a whiteout (IsWhiteout) of a name the lowers have (lookUp) is Deleted; else Changed if they have it, Added if not; recurse into directories, with no lowers below an opaque one (IsOpaque)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -228,6 +229,7 @@ func diffDir(dir, rel string, lowers []string, changes *[]Change) error {
 		}
 	}
 	return nil
+	// lab:05 end
 }
 
 // lookUp finds name in the directories lowers (topmost first) the way overlay's lookup does:

@@ -70,6 +70,7 @@ func Inspect(pid int) (*Process, error) {
 	if err := p.parseStatus(string(status)); err != nil {
 		return nil, fmt.Errorf("inspect process %d: %w", pid, err)
 	}
+	// lab:02 begin: read cmdline and environ (NUL-separated: splitNUL) and the exe, cwd and root links into p; add what cannot be read to p.Unreadable
 	if data, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = splitNUL(data)
 	} else {
@@ -90,6 +91,7 @@ func Inspect(pid int) (*Process, error) {
 			p.Unreadable = append(p.Unreadable, link.name)
 		}
 	}
+	// lab:02 end
 	if data, err := os.ReadFile(filepath.Join(dir, "maps")); err == nil {
 		p.Maps = summariseMaps(string(data))
 	} else {
@@ -106,6 +108,7 @@ func Inspect(pid int) (*Process, error) {
 //
 // Equivalent to: `ls -l /proc/PID/ns`.
 func Namespaces(pid int) ([]Namespace, error) {
+	// lab:02 begin: read the link /proc/PID/ns/TYPE of each of NamespaceTypes ("net:[4026531840]"), skipping types the kernel lacks, with its inode number
 	var nss []Namespace
 	for _, typ := range NamespaceTypes {
 		link, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "ns", typ))
@@ -122,6 +125,7 @@ func Namespaces(pid int) ([]Namespace, error) {
 		nss = append(nss, ns)
 	}
 	return nss, nil
+	// lab:02 end
 }
 
 func (p *Process) parseStatus(text string) error {

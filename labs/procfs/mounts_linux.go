@@ -60,23 +60,27 @@ func (m *Mounted) Unmount() error {
 // MountProc mounts a procfs at root/proc. nosuid, nodev and noexec: nothing in /proc is
 // meant to be run or opened as a device.
 func MountProc(root string) error {
+	// lab:02 begin: make root/proc and mount a procfs there (mount.Mount{...}.Apply), with MS_NOSUID, MS_NODEV and MS_NOEXEC
 	target := filepath.Join(root, "proc")
 	if err := os.MkdirAll(target, 0o555); err != nil {
 		return fmt.Errorf("make %s: %w", target, err)
 	}
 	return mount.Mount{Source: "proc", Target: target, FSType: "proc",
 		Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC}.Apply()
+	// lab:02 end
 }
 
 // MountSys mounts sysfs read-only at root/sys. Read-only because writes under /sys reach
 // the host's devices and kernel settings, whatever namespace the writer is in.
 func MountSys(root string) error {
+	// lab:02 begin: make root/sys and mount sysfs there read-only (MS_RDONLY), with MS_NOSUID, MS_NODEV and MS_NOEXEC
 	target := filepath.Join(root, "sys")
 	if err := os.MkdirAll(target, 0o555); err != nil {
 		return fmt.Errorf("make %s: %w", target, err)
 	}
 	return mount.Mount{Source: "sysfs", Target: target, FSType: "sysfs",
 		Flags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC}.Apply()
+	// lab:02 end
 }
 
 // Device is a character device MountDev creates in /dev.
@@ -107,11 +111,13 @@ func MountDev(root string) error {
 		Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"}).Apply(); err != nil {
 		return err
 	}
+	// lab:02 begin: create each of Devices in the new /dev (makeDevice: mknod, or a bind mount of the host's node in a user namespace)
 	for _, d := range Devices {
 		if err := makeDevice(dev, d); err != nil {
 			return err
 		}
 	}
+	// lab:02 end
 	for _, sub := range []struct {
 		dir string
 		m   mount.Mount

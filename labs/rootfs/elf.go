@@ -70,6 +70,7 @@ type resolver struct {
 }
 
 func (r *resolver) walk(path string, f *elf.File, deps *[]Dependency) error {
+	// lab:01 begin: read f's DT_NEEDED entries; find each in the DT_RPATH, DT_RUNPATH and r.system directories (r.find); add it to deps once (r.seen) and walk its own
 	needed, err := f.DynString(elf.DT_NEEDED)
 	if err != nil {
 		return fmt.Errorf("read DT_NEEDED of %s: %w", path, err)
@@ -101,6 +102,7 @@ func (r *resolver) walk(path string, f *elf.File, deps *[]Dependency) error {
 		}
 	}
 	return nil
+	// lab:01 end
 }
 
 func (r *resolver) find(name string, dirs []string) (string, *elf.File, error) {
@@ -124,6 +126,7 @@ func (r *resolver) find(name string, dirs []string) (string, *elf.File, error) {
 
 // interpreter returns the path in the PT_INTERP program header, or "" for a static binary.
 func interpreter(f *elf.File) (string, error) {
+	// lab:01 begin: find the PT_INTERP program header in f.Progs and return its contents without the trailing NUL ("" if there is none)
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_INTERP {
 			continue
@@ -135,6 +138,7 @@ func interpreter(f *elf.File) (string, error) {
 		return strings.TrimRight(string(data), "\x00"), nil
 	}
 	return "", nil
+	// lab:01 end
 }
 
 // Interpreter returns the ELF interpreter (dynamic loader) that program names in its

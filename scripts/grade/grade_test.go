@@ -70,3 +70,19 @@ func TestBrokenBinariesScoreZero(t *testing.T) {
 		})
 	}
 }
+
+func TestHintsPutAStarterTodoFirst(t *testing.T) {
+	output := strings.Join([]string{
+		`    x_test.go:40: `,
+		`        	Error:      	"04-cgroups: TODO(lab 03): start the child in new namespaces (attr.Cloneflags)\n" does not contain "32"`,
+		`        	Messages:   	hint: name the limit in the OOM message`,
+		`        	            	--- stderr:`,
+		`        	            	04-cgroups: TODO(lab 03): start the child in new namespaces (attr.Cloneflags)`,
+		`        	            	02-proc: TODO(lab 02): read the links ("net:[4026531840]")`,
+	}, "\n")
+	assert.Equal(t, []string{
+		"TODO(lab 03): start the child in new namespaces (attr.Cloneflags)",
+		`TODO(lab 02): read the links ("net:[4026531840]")`,
+		"name the limit in the OOM message",
+	}, hints(output), "each TODO once, unquoted, before the check's own hints")
+}

@@ -1,11 +1,15 @@
 // Command grade runs the graded checks of the labs and prints one line per check, a score
 // per lab and a total. scripts/grade.sh is the way to call it.
 //
-//	grade [--bin DIR] [--json FILE] [--verbose] [LAB...]
+//	grade [--bin DIR | --src DIR] [--json FILE] [--verbose] [LAB...]
 //	grade --from-json FILE [--json FILE] [--verbose]
 //
 // A check is a leaf test in a lab's folder (a subtest of TestLabNN). With --bin, the checks
 // run against the binaries in DIR (a learner's build) instead of the reference source.
+// With --src, DIR is a learner's checkout (or starter tree): each lab is built from it into
+// a temporary directory, a lab that does not build is reported with the compiler's errors,
+// and the checks run against the binaries that did build. Either way the checks, and the
+// harness they use, are this repository's: a learner's tree cannot change its own grade.
 // --from-json reads the output of an earlier `go test -json` run instead of running the
 // tests, so that scripts/test.sh runs every test once and still prints the grades.
 package main
@@ -51,11 +55,15 @@ type Lab struct {
 	BuildFailed bool    `json:"build_failed,omitempty"`
 	// Problem explains a lab that produced no checks (tests that did not compile).
 	Problem string `json:"problem,omitempty"`
+	// BuildError is what the compiler said about the learner's source of the lab (--src).
+	BuildError string `json:"build_error,omitempty"`
 }
 
 // Report is what --json writes.
 type Report struct {
-	Binaries string   `json:"binaries"`
+	Binaries string `json:"binaries"`
+	// Source is the checkout the binaries were built from (--src).
+	Source   string   `json:"source,omitempty"`
 	Labs     []Lab    `json:"labs"`
 	Passed   int      `json:"passed"`
 	Failed   int      `json:"failed"`
@@ -66,19 +74,24 @@ var labPattern = regexp.MustCompile(`^\d\d-[a-z0-9-]+$`)
 
 func main() {
 	bin := flag.String("bin", "", "grade the binaries in `DIR` (named like the labs) instead of the reference source")
+	src := flag.String("src", "", "build the labs of the checkout in `DIR` (a learner's) and grade those binaries")
 	fromJSON := flag.String("from-json", "", "read `go test -json` output from `FILE` (- for stdin) instead of running tests")
 	jsonOut := flag.String("json", "", "also write the report as JSON to `FILE`")
 	verbose := flag.Bool("verbose", false, "print the full output of failed checks")
 	flag.Parse()
 
-	code, err := grade(*bin, *fromJSON, *jsonOut, *verbose, flag.Args())
+	if *src != "" && (*bin != "" || *fromJSON != "") {
+		fmt.Fprintln(os.Stderr, "grade: --src builds the binaries itself: it goes with neither --bin nor --from-json")
+		os.Exit(2)
+	}
+	code, err := grade(*bin, *src, *fromJSON, *jsonOut, *verbose, flag.Args())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grade:", err)
 	}
 	os.Exit(code)
 }
 
-func grade(bin, fromJSON, jsonOut string, verbose bool, labs []string) (int, error) {
+func grade(bin, src, fromJSON, jsonOut string, verbose bool, labs []string) (int, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return 2, err
@@ -95,6 +108,14 @@ func grade(bin, fromJSON, jsonOut string, verbose bool, labs []string) (int, err
 		if _, err := os.Stat(filepath.Join(root, l)); err != nil {
 			return 2, fmt.Errorf("no lab %s in %s", l, root)
 		}
+	}
+
+	var buildErrors map[string]string
+	if src != "" {
+		if bin, buildErrors, err = buildLabs(src, labs); err != nil {
+			return 2, err
+		}
+		defer os.RemoveAll(bin)
 	}
 
 	var events io.Reader
@@ -121,7 +142,14 @@ func grade(bin, fromJSON, jsonOut string, verbose bool, labs []string) (int, err
 		return 2, err
 	}
 	report.Binaries = "reference source"
-	if bin != "" {
+	switch {
+	case src != "":
+		report.Binaries = "built from " + src
+		report.Source = src
+		for i, lab := range report.Labs {
+			report.Labs[i].BuildError = buildErrors[lab.Name]
+		}
+	case bin != "":
 		report.Binaries = bin
 	}
 	print(os.Stdout, report, verbose)
@@ -166,6 +194,52 @@ func allLabs(root string) ([]string, error) {
 		}
 	}
 	return labs, nil
+}
+
+// cgoPrograms are built with cgo and linked statically, as scripts/build.sh builds them.
+var cgoPrograms = map[string]bool{"08-engine": true, "labs-runc": true}
+
+// buildLabs builds every program of each lab (the lab's main package, and any under its
+// folder) from the checkout src into a new temporary directory, named as scripts/build.sh
+// names them in bin/, and returns that directory and, per lab, the errors of the programs
+// that did not build.
+func buildLabs(src string, labs []string) (string, map[string]string, error) {
+	src, err := filepath.Abs(src)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
+		return "", nil, fmt.Errorf("--src %s is not a containerlabs checkout: it has no go.mod", src)
+	}
+	dir, err := os.MkdirTemp("", "containerlabs-grade-")
+	if err != nil {
+		return "", nil, err
+	}
+	failures := map[string]string{}
+	for _, lab := range labs {
+		list := exec.Command("go", "list", "-f", `{{if eq .Name "main"}}{{.Dir}}{{end}}`, "./"+lab+"/...")
+		list.Dir = src
+		out, err := list.CombinedOutput()
+		if err != nil {
+			failures[lab] = firstLines(string(out))
+			continue
+		}
+		for program := range strings.FieldsSeq(string(out)) {
+			name := filepath.Base(program)
+			args := []string{"build", "-o", filepath.Join(dir, name)}
+			env := "CGO_ENABLED=0"
+			if cgoPrograms[name] {
+				args = append(args, "-tags", "osusergo,netgo", "-ldflags", "-linkmode external -extldflags -static")
+				env = "CGO_ENABLED=1"
+			}
+			build := exec.Command("go", append(args, program)...)
+			build.Dir, build.Env = src, append(os.Environ(), env)
+			if output, err := build.CombinedOutput(); err != nil {
+				failures[lab] += fmt.Sprintf("%s does not build:\n%s", name, firstLines(string(output)))
+			}
+		}
+	}
+	return dir, failures, nil
 }
 
 // runTests runs the labs' tests once, one package at a time (labs share host resources
@@ -329,7 +403,10 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 		}
 		if lab := labs[name]; len(lab.Checks) == 0 {
 			lab.BuildFailed = true
-			lab.Problem = firstLines(pkgOutput[pkg])
+			lab.Problem = "the tests did not build or run"
+			if out := pkgOutput[pkg]; out != nil {
+				lab.Problem = firstLines(out.String())
+			}
 		}
 	}
 	sort.Strings(report.Packages)
@@ -357,14 +434,24 @@ func checkName(test string) string {
 	return strings.ReplaceAll(test, "_", " ")
 }
 
-// hints extracts the "hint: ..." advice from a failed check's output, or, if the check gave
-// none, its first error line.
+// hints extracts the advice from a failed check's output: first the TODOs of a starter
+// tree that the lab's binary ran into ("TODO(lab 04): ..."), then the check's own "hint:
+// ..." lines, or, if there are neither, its first error line.
 func hints(output string) []string {
 	var found []string
 	seen := map[string]bool{}
-	for line := range strings.SplitSeq(output, "\n") {
-		if _, hint, ok := strings.Cut(line, "hint: "); ok {
-			hint = strings.TrimSpace(hint)
+	for _, marker := range []string{"TODO(lab ", "hint: "} {
+		for line := range strings.SplitSeq(output, "\n") {
+			i := strings.Index(line, marker)
+			if i < 0 {
+				continue
+			}
+			hint := strings.TrimSpace(line[i:])
+			if marker == "hint: " {
+				hint = strings.TrimSpace(strings.TrimPrefix(hint, marker))
+			} else {
+				hint = unquoteTail(hint)
+			}
 			if !seen[hint] {
 				seen[hint] = true
 				found = append(found, hint)
@@ -386,6 +473,16 @@ func hints(output string) []string {
 	return found
 }
 
+// unquoteTail turns a line's end that is part of a quoted string, as testify prints the
+// output it compared (`TODO(lab 03): start the child\n" does not contain "x"`), back into
+// the line the program wrote: up to the escaped newline, with its quotes unescaped.
+func unquoteTail(s string) string {
+	if line, _, quoted := strings.Cut(s, `\n`); quoted {
+		return strings.ReplaceAll(line, `\"`, `"`)
+	}
+	return s
+}
+
 func skipReason(output string) []string {
 	for line := range strings.SplitSeq(output, "\n") {
 		line = strings.TrimSpace(line)
@@ -401,11 +498,9 @@ func skipReason(output string) []string {
 	return nil
 }
 
-func firstLines(b *strings.Builder) string {
-	if b == nil {
-		return "the tests did not build or run"
-	}
-	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+// firstLines keeps the first lines of a tool's output, which say what went wrong first.
+func firstLines(text string) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
 	if len(lines) > 6 {
 		lines = lines[:6]
 	}
@@ -416,6 +511,10 @@ func print(w io.Writer, report *Report, verbose bool) {
 	fmt.Fprintf(w, "\ngraded checks (%s)\n", report.Binaries)
 	for _, lab := range report.Labs {
 		fmt.Fprintf(w, "\n%s\n", lab.Name)
+		if lab.BuildError != "" {
+			fmt.Fprintf(w, "  your source does not build; these checks ran without it:\n        %s\n",
+				strings.ReplaceAll(strings.TrimSpace(lab.BuildError), "\n", "\n        "))
+		}
 		for _, c := range lab.Checks {
 			mark := map[string]string{"pass": "pass", "fail": "FAIL", "skip": "skip"}[c.Result]
 			fmt.Fprintf(w, "  %s  %s\n", mark, c.Name)
@@ -440,6 +539,9 @@ func print(w io.Writer, report *Report, verbose bool) {
 		}
 		if lab.BuildFailed {
 			line += " (tests did not run)"
+		}
+		if lab.BuildError != "" {
+			line += " (your source did not build)"
 		}
 		fmt.Fprintln(w, line)
 	}
