@@ -96,7 +96,7 @@ func TestLab04(t *testing.T) {
 		command := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
 		hostView, err := exec.Command("cat", "/proc/"+strconv.Itoa(command)+"/cgroup").Output()
 		require.NoError(t, err)
-		assert.Regexp(t, "(?m)memory:/.+|^0::/.+", string(hostView), labtest.Hint("move the child into its own cgroup before releasing it"))
+		assert.Regexp(t, "(?m)(:memory:|^0::)/containerlabs/\\S+", string(hostView), labtest.Hint("move the child into its own cgroup, under /containerlabs, before releasing it"))
 		assert.Regexp(t, "(?m)(memory|^0:):/$", p.Stdout(), labtest.Hint("create the cgroup namespace after joining the cgroup, so the container sees its cgroup as /"))
 		require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 		p.Wait(10 * time.Second)

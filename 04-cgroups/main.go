@@ -197,13 +197,13 @@ func run(c container, l limits) (code int, err error) {
 
 	// 6. NEW: ask the cgroup what happened. The OOM killer leaves only a SIGKILL behind; the
 	//    cgroup's counters say who sent it.
-	// lab:04 begin: read the group's stats (cg.Stats); print them with --stats (printStats); if the OOM killer struck, say so, with the limit, and exit 137
+	// lab:04 begin: read the group's stats (cg.Stats); print them with --stats (cg.Report); if the OOM killer struck, say so, with the limit, and exit 137
 	stats, err := cg.Stats()
 	if err != nil {
 		return code, err
 	}
 	if l.stats {
-		printStats(cg, l.Limits, stats)
+		fmt.Fprint(os.Stderr, cg.Report(stats))
 	}
 	if stats.OOMKills > 0 {
 		fmt.Fprintf(os.Stderr, "04-cgroups: the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)\n",
@@ -254,18 +254,6 @@ func containerID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return "c" + hex.EncodeToString(b)
-}
-
-// printStats reports what the container used, read from its cgroup's own accounting.
-func printStats(cg *cgroup.Cgroup, l cgroup.Limits, s cgroup.Stats) {
-	fmt.Fprintf(os.Stderr, "cgroup %s\n", cg.Path())
-	for _, setting := range cg.Settings() {
-		fmt.Fprintf(os.Stderr, "  %s\n", setting)
-	}
-	fmt.Fprintf(os.Stderr, "  memory: peak %s, limit reached %d times, OOM kills %d\n",
-		cgroup.FormatSize(int64(s.MemoryPeakBytes)), s.MemoryLimitHits, s.OOMKills)
-	fmt.Fprintf(os.Stderr, "  cpu:    %.2fs used, %.2fs throttled\n", s.CPUUsage.Seconds(), s.CPUThrottled.Seconds())
-	fmt.Fprintf(os.Stderr, "  pids:   %d forks refused at the limit\n", s.ForksRefused)
 }
 
 // must ends the child when a step of its half fails: the container cannot be made, and the

@@ -203,7 +203,7 @@ func run(c container, l limits) (code int, err error) {
 		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
 		// own its writable layer.
 		idmap := namespace.DefaultIDMap
-		if err := giveTo(idmap.Outside, c.Layers, c.Upper, c.Work, c.Root); err != nil {
+		if err := namespace.GiveTo(idmap.Outside, c.Layers, c.Upper, c.Work, c.Root); err != nil {
 			return process.ExitSetupFailed, err
 		}
 		opts.UserNS = &idmap
@@ -258,7 +258,7 @@ func run(c container, l limits) (code int, err error) {
 		return code, err
 	}
 	if l.stats {
-		printStats(cg, l.Limits, stats)
+		fmt.Fprint(os.Stderr, cg.Report(stats))
 	}
 	if stats.OOMKills > 0 {
 		fmt.Fprintf(os.Stderr, "05-overlay: the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)\n",
@@ -344,37 +344,6 @@ func remove(name string) error {
 		return err
 	}
 	return store.Remove(name)
-}
-
-// giveTo makes a container in a user namespace able to use its directories: uid can pass
-// through the layers, and owns the writable layer and the mount point.
-func giveTo(uid int, layers []string, own ...string) error {
-	for _, layer := range layers {
-		if err := namespace.ReachableBy(layer, uid, uid); err != nil {
-			return err
-		}
-	}
-	for _, dir := range own {
-		if err := os.Chown(dir, uid, uid); err != nil {
-			return fmt.Errorf("give %s to uid %d: %w", dir, uid, err)
-		}
-		if err := namespace.ReachableBy(dir, uid, uid); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// printStats reports what the container used, read from its cgroup's own accounting.
-func printStats(cg *cgroup.Cgroup, l cgroup.Limits, s cgroup.Stats) {
-	fmt.Fprintf(os.Stderr, "cgroup %s\n", cg.Path())
-	for _, setting := range cg.Settings() {
-		fmt.Fprintf(os.Stderr, "  %s\n", setting)
-	}
-	fmt.Fprintf(os.Stderr, "  memory: peak %s, limit reached %d times, OOM kills %d\n",
-		cgroup.FormatSize(int64(s.MemoryPeakBytes)), s.MemoryLimitHits, s.OOMKills)
-	fmt.Fprintf(os.Stderr, "  cpu:    %.2fs used, %.2fs throttled\n", s.CPUUsage.Seconds(), s.CPUThrottled.Seconds())
-	fmt.Fprintf(os.Stderr, "  pids:   %d forks refused at the limit\n", s.ForksRefused)
 }
 
 // must ends the child when a step of its half fails: the container cannot be made, and the

@@ -5,13 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"containerlabs/labs/cgroup"
 	"containerlabs/labs/image"
-	"containerlabs/labs/namespace"
 	"containerlabs/labs/network"
 	"containerlabs/labs/overlay"
 	"containerlabs/labs/state"
@@ -116,37 +113,6 @@ func cleanup(args []string) error {
 		fmt.Println(line)
 	}
 	return err
-}
-
-// giveTo makes a container in a user namespace able to use its directories: uid can pass
-// through the layers, and owns the writable layer and the mount point.
-func giveTo(uid int, layers []string, own ...string) error {
-	for _, layer := range layers {
-		if err := namespace.ReachableBy(layer, uid, uid); err != nil {
-			return err
-		}
-	}
-	for _, dir := range own {
-		if err := os.Chown(dir, uid, uid); err != nil {
-			return fmt.Errorf("give %s to uid %d: %w", dir, uid, err)
-		}
-		if err := namespace.ReachableBy(dir, uid, uid); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// printStats reports what the container used, read from its cgroup's own accounting.
-func printStats(cg *cgroup.Cgroup, l cgroup.Limits, s cgroup.Stats) {
-	fmt.Fprintf(os.Stderr, "cgroup %s\n", cg.Path())
-	for _, setting := range cg.Settings() {
-		fmt.Fprintf(os.Stderr, "  %s\n", setting)
-	}
-	fmt.Fprintf(os.Stderr, "  memory: peak %s, limit reached %d times, OOM kills %d\n",
-		cgroup.FormatSize(int64(s.MemoryPeakBytes)), s.MemoryLimitHits, s.OOMKills)
-	fmt.Fprintf(os.Stderr, "  cpu:    %.2fs used, %.2fs throttled\n", s.CPUUsage.Seconds(), s.CPUThrottled.Seconds())
-	fmt.Fprintf(os.Stderr, "  pids:   %d forks refused at the limit\n", s.ForksRefused)
 }
 
 // pathOf returns the value of PATH in env, or "".

@@ -261,7 +261,7 @@ func run(c container, l limits) (code int, err error) {
 		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
 		// own its writable layer.
 		idmap := namespace.DefaultIDMap
-		if err := giveTo(idmap.Outside, c.Layers, c.Upper, c.Work, c.Root); err != nil {
+		if err := namespace.GiveTo(idmap.Outside, c.Layers, c.Upper, c.Work, c.Root); err != nil {
 			return process.ExitSetupFailed, err
 		}
 		opts.UserNS = &idmap
@@ -357,7 +357,7 @@ func run(c container, l limits) (code int, err error) {
 		return code, err
 	}
 	if l.stats {
-		printStats(cg, l.Limits, stats)
+		fmt.Fprint(os.Stderr, cg.Report(stats))
 	}
 	if stats.OOMKills > 0 {
 		fmt.Fprintf(os.Stderr, "07-images: the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)\n",

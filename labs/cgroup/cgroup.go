@@ -127,6 +127,22 @@ type Stats struct {
 	ForksRefused uint64
 }
 
+// Report describes the group for a learner, one line each: its path, the writes that set
+// its limits (as shell commands), then what its processes used according to s. The labs
+// print it for --stats.
+func (c *Cgroup) Report(s Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cgroup %s\n", c.Path())
+	for _, setting := range c.Settings() {
+		fmt.Fprintf(&b, "  %s\n", setting)
+	}
+	fmt.Fprintf(&b, "  memory: peak %s, limit reached %d times, OOM kills %d\n",
+		FormatSize(int64(s.MemoryPeakBytes)), s.MemoryLimitHits, s.OOMKills)
+	fmt.Fprintf(&b, "  cpu:    %.2fs used, %.2fs throttled\n", s.CPUUsage.Seconds(), s.CPUThrottled.Seconds())
+	fmt.Fprintf(&b, "  pids:   %d forks refused at the limit\n", s.ForksRefused)
+	return b.String()
+}
+
 // Setting is one write to a cgroup file, as New made it: the walkthrough shows them as
 // the shell commands they are (echo VALUE > FILE).
 type Setting struct {

@@ -45,6 +45,9 @@ func (c *Child) Wait() (int, error) { return 0, errNotLinux }
 // Kill ends the child (Linux only).
 func (c *Child) Kill() {}
 
+// GiveTo gives a user namespace's root its directories (Linux only).
+func GiveTo(uid int, layers []string, own ...string) error { return errNotLinux }
+
 // ReachableBy checks that uid can reach dir (Linux only).
 func ReachableBy(dir string, uid, gid int) error { return errNotLinux }
 

@@ -169,6 +169,28 @@ func ReachableBy(dir string, uid, gid int) error {
 	}
 }
 
+// GiveTo prepares a container in a user namespace, whose root is the unprivileged host
+// uid, to use its directories: uid must be able to pass through every read-only layer, and
+// owns (and can reach) each directory in own, such as its writable layer and mount point.
+//
+// Equivalent to: `chown UID DIR` for each owned DIR, and ReachableBy for all of them.
+func GiveTo(uid int, layers []string, own ...string) error {
+	for _, layer := range layers {
+		if err := ReachableBy(layer, uid, uid); err != nil {
+			return err
+		}
+	}
+	for _, dir := range own {
+		if err := os.Chown(dir, uid, uid); err != nil {
+			return fmt.Errorf("give %s to uid %d: %w", dir, uid, err)
+		}
+		if err := ReachableBy(dir, uid, uid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Release ends the parent's half: it sends config (JSON) to the child, which is waiting
 // for it in Receive, and closes the pipe.
 func (c *Child) Release(config any) error {
