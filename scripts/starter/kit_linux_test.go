@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"containerlabs/labs/labtest"
+)
+
+// report is the part of scripts/grade's JSON report this test reads.
+type report struct {
+	Source string `json:"source"`
+	Labs   []struct {
+		Name   string `json:"lab"`
+		Passed int    `json:"passed"`
+		Failed int    `json:"failed"`
+	} `json:"labs"`
+}
+
+// starter runs scripts/starter.sh lab dir, which fails unless the tree it writes builds.
+func starter(t *testing.T, repo, lab, dir string) {
+	cmd := exec.Command(filepath.Join(repo, "scripts/starter.sh"), lab, dir)
+	output, err := cmd.CombinedOutput()
+	require.NoError(t, err, "scripts/starter.sh %s must write a tree that builds:\n%s", lab, output)
+}
+
+// gradeSource runs scripts/grade.sh --src dir --json on the labs and returns the report.
+func gradeSource(t *testing.T, repo, dir string, labs ...string) report {
+	out := filepath.Join(t.TempDir(), "report.json")
+	args := append([]string{"--src", dir, "--json", out}, labs...)
+	cmd := exec.Command(filepath.Join(repo, "scripts/grade.sh"), args...)
+	cmd.Dir = repo
+	output, _ := cmd.CombinedOutput() // a starter fails checks: the exit status says so
+	data, err := os.ReadFile(out)
+	require.NoError(t, err, "grade.sh --src wrote no JSON report:\n%s", output)
+	var r report
+	require.NoError(t, json.Unmarshal(data, &r))
+	require.Len(t, r.Labs, len(labs), "one lab report per lab graded:\n%s", output)
+	assert.Equal(t, dir, r.Source, "the report names the graded checkout")
+	for _, lab := range r.Labs {
+		require.Positive(t, lab.Passed+lab.Failed, "no check of %s ran:\n%s", lab.Name, output)
+	}
+	return r
+}
+
+// TestStarterKit is the kit's own test: a generated starter builds, grade.sh --src scores
+// every lab it leaves to the learner below full marks, and the labs it solves at full marks.
+// (The reference itself scores full marks in scripts/test.sh's grades.)
+func TestStarterKit(t *testing.T) {
+	labtest.RequireRoot(t)
+	repo, err := labtest.RepoRoot()
+	require.NoError(t, err)
+	labs, err := markedLabs(repo)
+	require.NoError(t, err)
+	var all []string
+	for n := 1; n <= 7; n++ {
+		require.NotEmpty(t, labs[n], "lab %02d has no marked steps: the starter would give it away", n)
+		all = append(all, labs[n])
+	}
+
+	t.Run("the first lab's starter leaves every lab unfinished", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "starter")
+		starter(t, repo, "01", dir)
+		assert.FileExists(t, filepath.Join(dir, "STARTER.md"), "the starter lists its TODOs in STARTER.md")
+		for _, lab := range gradeSource(t, repo, dir, all...).Labs {
+			assert.Positive(t, lab.Failed, "the starter of lab 01 should fail some of %s's checks: a step is left in", lab.Name)
+		}
+	})
+
+	t.Run("a later lab's starter holds the solutions of the labs before it", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "starter")
+		starter(t, repo, "05-overlay", dir)
+		r := gradeSource(t, repo, dir, labs[4], labs[5])
+		solved, todo := r.Labs[0], r.Labs[1]
+		assert.Zero(t, solved.Failed, fmt.Sprintf("lab 05's starter should solve %s (%d/%d)", solved.Name, solved.Passed, solved.Passed+solved.Failed))
+		assert.Positive(t, solved.Passed)
+		assert.Positive(t, todo.Failed, "lab 05's starter should leave %s's steps to the learner", todo.Name)
+	})
+}
