@@ -120,11 +120,11 @@ func TestParseVolume(t *testing.T) {
 	host := t.TempDir()
 	m, err := v.ParseVolume("data:/data:ro", NewID)
 	require.NoError(t, err)
-	assert.Equal(t, Mount{Type: "volume", Name: "data", Source: m.Source, Destination: "/data", ReadOnly: true}, m)
+	assert.Equal(t, Mount{Type: "volume", Name: "data", Source: m.Source, Destination: "/data"}, m)
 	assert.DirExists(t, m.Source)
 	m, err = v.ParseVolume(host+":/srv", NewID)
 	require.NoError(t, err)
-	assert.Equal(t, Mount{Type: "bind", Source: host, Destination: "/srv"}, m)
+	assert.Equal(t, Mount{Type: "bind", Source: host, Destination: "/srv", RW: true}, m)
 	m, err = v.ParseVolume("/cache", func() string { return "anon1" })
 	require.NoError(t, err)
 	assert.True(t, m.Anonymous)
@@ -141,7 +141,7 @@ func TestParseVolume(t *testing.T) {
 func TestBuildSpec(t *testing.T) {
 	c := &Container{ID: NewID(), Config: Config{Hostname: "h", Memory: 64 << 20, CPUs: 0.5, PidsLimit: 50,
 		CapAdd: []string{"net_admin"}, CapDrop: []string{"CAP_CHOWN"}, ReadOnly: true},
-		Mounts: []Mount{{Type: "volume", Source: "/v", Destination: "/data", ReadOnly: true}}}
+		Mounts: []Mount{{Type: "volume", Source: "/v", Destination: "/data"}}}
 	spec, err := BuildSpec(c, Process{Args: []string{"sh"}, Env: []string{"A=1"}, WorkingDir: "/w", UID: 5, GID: 6}, "/state")
 	require.NoError(t, err)
 	assert.Equal(t, "h", spec.Hostname)
