@@ -192,6 +192,7 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 	capDrop := o.String("--cap-drop", "drop a capability")
 	privileged := o.Bool("--privileged", "lift the default hardening (every capability, no seccomp, no masked paths)")
 	insecure := o.Bool("--insecure-registry", "allow plain HTTP to the image's registry when pulling")
+	logOpt := o.String("--log-opt", "rotate the log: max-size=SIZE (10k, 1m), max-file=N")
 	rest, err := o.parse(args, true)
 	if err != nil {
 		return engine.CreateRequest{}, false, err
@@ -211,6 +212,9 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 		if ep := entrypoint.Value(); ep != "" {
 			cfg.Entrypoint = []string{ep}
 		}
+	}
+	if err := engine.ParseLogOptions(logOpt.values, &cfg); err != nil {
+		return engine.CreateRequest{}, false, err
 	}
 	if cfg.Env, err = environment(env.values, envFile.values); err != nil {
 		return engine.CreateRequest{}, false, err

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,4 +174,35 @@ func TestBuildSpec(t *testing.T) {
 	c.Config = Config{NetworkMode: "nat"}
 	_, err = BuildSpec(c, Process{Args: []string{"sh"}}, "/state")
 	assert.ErrorContains(t, err, "nat")
+}
+
+func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
+	var cfg Config
+	require.NoError(t, ParseLogOptions([]string{"max-size=1k", "max-file=12"}, &cfg))
+	assert.Equal(t, int64(1024), cfg.LogMaxSize)
+	assert.Equal(t, 12, cfg.LogMaxFile)
+	require.NoError(t, ParseLogOptions([]string{"max-size=1.5m"}, &cfg))
+	assert.Equal(t, int64(1572864), cfg.LogMaxSize)
+	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "mode=non-blocking"} {
+		assert.Error(t, ParseLogOptions([]string{bad}, &cfg), bad)
+	}
+
+	dir := t.TempDir()
+	l, err := OpenLog(dir, 100, 12)
+	require.NoError(t, err)
+	out := l.Stream("stdout", nil)
+	for i := range 40 {
+		_, err := fmt.Fprintf(out, "line %02d\n", i)
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	files, _ := filepath.Glob(filepath.Join(dir, "container.log*"))
+	assert.Len(t, files, 12)
+	entries, _, err := ReadLog(dir, -1)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	assert.Equal(t, "line 39\n", entries[len(entries)-1].Log)
+	for i := 1; i < len(entries); i++ {
+		assert.Less(t, entries[i-1].Log, entries[i].Log, "oldest first, across all %d files", len(files))
+	}
 }
