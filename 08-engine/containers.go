@@ -17,6 +17,7 @@ import (
 // containerCommands are the commands on containers, after run and create.
 var containerCommands = map[string]func(*engine.Engine, []string) (int, error){
 	"start":   start,
+	"attach":  attach,
 	"ps":      ps,
 	"logs":    logs,
 	"exec":    execIn,
@@ -47,6 +48,43 @@ func start(e *engine.Engine, args []string) (int, error) {
 	if err == nil && a == nil {
 		fmt.Println(rest[0])
 	}
+	return code, err
+}
+
+// attach connects the terminal to a running container, through its monitor's attach
+// socket. The detach keys are watched for here, in the client: the terminal is in raw mode
+// (for -t), so Ctrl-P Ctrl-Q arrive as two bytes, which the container never sees.
+func attach(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("attach")
+	detachKeys := o.String("--detach-keys", "the keys that detach, leaving the container running (default ctrl-p,ctrl-q)")
+	noStdin := o.Bool("--no-stdin", "do not send standard input")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 1 {
+		return 125, fmt.Errorf("usage: 08-engine attach [--detach-keys KEYS] [--no-stdin] CONTAINER")
+	}
+	c, err := e.Store.Get(rest[0])
+	if err != nil {
+		return 125, err
+	}
+	opts := engine.AttachOptions{Stdout: os.Stdout, Stderr: os.Stderr}
+	if opts.DetachKeys, err = engine.ParseDetachKeys(engine.DefaultDetachKeys); err != nil {
+		return 125, err
+	}
+	if detachKeys.set {
+		if opts.DetachKeys, err = engine.ParseDetachKeys(detachKeys.Value()); err != nil {
+			return 125, err
+		}
+	}
+	if !noStdin.set {
+		opts.Stdin = os.Stdin
+	}
+	if c.Config.Tty {
+		opts.Rows, opts.Cols = engine.TerminalSize(os.Stdin)
+		if restore, err := engine.RawTerminal(os.Stdin); err == nil {
+			defer restore()
+		}
+	}
+	code, _, err := e.AttachTo(c.ID, opts)
 	return code, err
 }
 
