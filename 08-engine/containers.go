@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"containerlabs/labs/engine"
@@ -18,6 +17,7 @@ import (
 // containerCommands are the commands on containers, after run and create.
 var containerCommands = map[string]func(*engine.Engine, []string) (int, error){
 	"start":   start,
+	"attach":  attach,
 	"ps":      ps,
 	"logs":    logs,
 	"exec":    execIn,
@@ -51,69 +51,88 @@ func start(e *engine.Engine, args []string) (int, error) {
 	return code, err
 }
 
+// attach connects the terminal to a running container, through its monitor's attach
+// socket. The detach keys are watched for here, in the client: the terminal is in raw mode
+// (for -t), so Ctrl-P Ctrl-Q arrive as two bytes, which the container never sees.
+func attach(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("attach")
+	detachKeys := o.String("--detach-keys", "the keys that detach, leaving the container running (default ctrl-p,ctrl-q)")
+	noStdin := o.Bool("--no-stdin", "do not send standard input")
+	rest, err := o.parse(args, false)
+	if err != nil || len(rest) != 1 {
+		return 125, fmt.Errorf("usage: 08-engine attach [--detach-keys KEYS] [--no-stdin] CONTAINER")
+	}
+	c, err := e.Store.Get(rest[0])
+	if err != nil {
+		return 125, err
+	}
+	opts := engine.AttachOptions{Stdout: os.Stdout, Stderr: os.Stderr}
+	if opts.DetachKeys, err = engine.ParseDetachKeys(engine.DefaultDetachKeys); err != nil {
+		return 125, err
+	}
+	if detachKeys.set {
+		if opts.DetachKeys, err = engine.ParseDetachKeys(detachKeys.Value()); err != nil {
+			return 125, err
+		}
+	}
+	if !noStdin.set {
+		opts.Stdin = os.Stdin
+	}
+	if c.Config.Tty {
+		opts.Rows, opts.Cols = engine.TerminalSize(os.Stdin)
+		if restore, err := engine.RawTerminal(os.Stdin); err == nil {
+			defer restore()
+		}
+	}
+	code, _, err := e.AttachTo(c.ID, opts)
+	return code, err
+}
+
 func ps(e *engine.Engine, args []string) (int, error) {
 	o := newOptions("ps")
 	all := o.Bool("-a,--all", "show stopped containers too")
 	quiet := o.Bool("-q,--quiet", "only IDs")
+	format := o.String("--format", "a Go template per container ({{.ID}} {{.Names}}...); 'table ...' adds a header")
+	filter := o.String("-f,--filter", "only containers that match: status=, name=, id=, ancestor=, exited=, volume=")
 	if _, err := o.parse(args, false); err != nil {
+		return 125, err
+	}
+	filters, err := engine.ParseFilters(filter.values, engine.ContainerFilterKeys)
+	if err != nil {
 		return 125, err
 	}
 	containers, err := e.Store.List()
 	if err != nil {
 		return 125, err
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-	if !quiet.set {
-		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-	}
+	var rows []engine.ContainerSummary
 	for _, c := range containers {
-		if !all.set && !c.State.Running() {
+		// Docker shows what a status filter asks for, running or not.
+		if (!all.set && !filters.Has("status") && !c.State.Running()) || !filters.MatchContainer(c) {
 			continue
 		}
-		if quiet.set {
-			fmt.Fprintln(w, engine.ShortID(c.ID))
-			continue
-		}
-		fmt.Fprintf(w, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", engine.ShortID(c.ID), c.Image, command(c),
-			ago(c.Created), status(c), strings.Join(c.Network.Ports, ", "), c.Name)
+		rows = append(rows, engine.Summarize(c, time.Now()))
 	}
-	return 0, w.Flush()
+	return listRows(quiet.set, format, engine.DefaultContainerFormat, "{{.ID}}", engine.ContainerHeader, rows)
 }
 
-func command(c *engine.Container) string {
-	cmd := strings.Join(append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...), " ")
-	if len(cmd) > 20 {
-		cmd = cmd[:19] + "…"
+// listRows prints a listing: its IDs alone with -q, else through --format or the default
+// table.
+func listRows[T any](quiet bool, format *option, defaultFormat, quietFormat string, header T, rows []T) (int, error) {
+	text := defaultFormat
+	if quiet {
+		text = quietFormat
+	} else if format.set {
+		text = format.Value()
 	}
-	return cmd
-}
-
-func status(c *engine.Container) string {
-	switch c.State.Status {
-	case engine.StatusRunning:
-		return "Up " + duration(time.Since(c.State.StartedAt))
-	case engine.StatusExited:
-		s := fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, duration(time.Since(c.State.FinishedAt)))
-		if c.State.OOMKilled {
-			s += " (OOM)"
-		}
-		return s
+	f, err := engine.ParseFormat(text)
+	if err != nil {
+		return 125, err
 	}
-	return "Created"
-}
-
-func ago(t time.Time) string { return duration(time.Since(t)) + " ago" }
-
-func duration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
+	if err := engine.WriteRows(os.Stdout, f, header, rows); err != nil {
+		return 125, err
 	}
-	return fmt.Sprintf("%d days", int(d.Hours()/24))
+	return 0, nil
 }
 
 func logs(e *engine.Engine, args []string) (int, error) {
@@ -253,27 +272,67 @@ func rm(e *engine.Engine, args []string) (int, error) {
 
 func inspect(e *engine.Engine, args []string) (int, error) {
 	o := newOptions("inspect")
+	format := o.String("-f,--format", "a Go template over each document ({{.State.Pid}}, {{json .Mounts}})")
+	kind := o.String("--type", "container or image, when a name could be both")
 	rest, err := o.parse(args, false)
 	if err != nil || len(rest) == 0 {
-		return 125, fmt.Errorf("usage: 08-engine inspect CONTAINER|IMAGE...")
+		return 125, fmt.Errorf("usage: 08-engine inspect [-f TEMPLATE] [--type container|image] CONTAINER|IMAGE...")
+	}
+	var f *engine.Format
+	if format.set {
+		if f, err = engine.ParseFormat(format.Value()); err != nil {
+			return 125, err
+		}
 	}
 	var out []any
 	for _, ref := range rest {
-		if c, err := e.Store.Get(ref); err == nil {
-			out = append(out, c)
-			continue
-		} else if !errors.Is(err, engine.ErrNotFound) {
+		doc, err := inspectOne(e, ref, kind.Value())
+		if err != nil {
 			return 125, err
 		}
-		details, err := e.Images.Inspect(ref)
-		if err != nil {
-			return 125, fmt.Errorf("no container or image %q", ref)
-		}
-		out = append(out, details)
+		out = append(out, doc)
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return 0, enc.Encode(out)
+	if f == nil {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return 0, enc.Encode(out)
+	}
+	for _, v := range out {
+		// The template runs over the JSON document, so it names the keys inspect prints.
+		doc, err := engine.Document(v)
+		if err != nil {
+			return 125, err
+		}
+		if err := f.Execute(os.Stdout, doc); err != nil {
+			return 125, err
+		}
+	}
+	return 0, nil
+}
+
+// inspectOne finds what ref names: a container, else an image (or only the kind asked for).
+func inspectOne(e *engine.Engine, ref, kind string) (any, error) {
+	if kind != "" && kind != "container" && kind != "image" {
+		return nil, fmt.Errorf("--type %q: want container or image", kind)
+	}
+	if kind != "image" {
+		c, err := e.Store.Get(ref)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, engine.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if kind != "container" {
+		if doc, err := e.InspectImage(ref); err == nil {
+			return doc, nil
+		}
+	}
+	if kind == "" {
+		return nil, fmt.Errorf("no container or image %q", ref)
+	}
+	return nil, fmt.Errorf("no %s %q", kind, ref)
 }
 
 func top(e *engine.Engine, args []string) (int, error) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,35 +33,26 @@ var imageCommands = map[string]func(*engine.Engine, []string) (int, error){
 func images(e *engine.Engine, args []string) (int, error) {
 	o := newOptions("images")
 	quiet := o.Bool("-q,--quiet", "only IDs")
+	format := o.String("--format", "a Go template per image ({{.Repository}} {{.Tag}} {{.ID}}...); 'table ...' adds a header")
+	filter := o.String("-f,--filter", "only images that match: dangling=true|false, reference=GLOB")
 	if _, err := o.parse(args, false); err != nil {
+		return 125, err
+	}
+	filters, err := engine.ParseFilters(filter.values, engine.ImageFilterKeys)
+	if err != nil {
 		return 125, err
 	}
 	list, err := e.Images.List()
 	if err != nil {
 		return 125, err
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-	if !quiet.set {
-		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-	}
+	var rows []engine.ImageSummary
 	for _, s := range list {
-		if quiet.set {
-			fmt.Fprintln(w, s.ID.Hex[:12])
-			continue
+		if filters.MatchImage(s) {
+			rows = append(rows, engine.SummarizeImage(s, time.Now()))
 		}
-		repo, tag := splitRef(s.Ref)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.1fMB\n", repo, tag, s.ID.Hex[:12], ago(s.Created), float64(s.Size)/1e6)
 	}
-	return 0, w.Flush()
-}
-
-// splitRef splits "host:5000/repo:tag" at the tag's colon, not the port's.
-func splitRef(ref string) (string, string) {
-	slash := strings.LastIndex(ref, "/")
-	if i := strings.LastIndex(ref, ":"); i > slash {
-		return ref[:i], ref[i+1:]
-	}
-	return ref, "latest"
+	return listRows(quiet.set, format, engine.DefaultImageFormat, "{{.ID}}", engine.ImageHeader, rows)
 }
 
 func registryOptions(command string, args []string) (image.Options, []string, error) {

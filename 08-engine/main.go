@@ -36,14 +36,15 @@ containers
   run [OPTIONS] IMAGE [COMMAND...]   create and start a container
   create [OPTIONS] IMAGE [COMMAND...] create a container without starting it
   start [-a] [-i] CONTAINER          start a created or stopped container
-  ps [-a] [-q]                       list containers
+  ps [-a] [-q] [--format TEMPLATE] [--filter KEY=VALUE]
+  attach [--detach-keys KEYS] [--no-stdin] CONTAINER   (Ctrl-P Ctrl-Q detaches)
   logs [-f] [--tail N] [-t] CONTAINER
   exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND...
   stop [-t SECONDS] CONTAINER...     SIGTERM, then SIGKILL after the timeout (10 s)
   kill [-s SIGNAL] CONTAINER...
   restart [-t SECONDS] CONTAINER...
   rm [-f] [-v] CONTAINER...
-  inspect CONTAINER|IMAGE...
+  inspect [-f TEMPLATE] [--type container|image] CONTAINER|IMAGE...
   top CONTAINER
   port CONTAINER
   wait CONTAINER...
@@ -51,7 +52,7 @@ containers
 images
   images, pull, push, rmi, tag, commit, export, import, save, load
 volumes
-  volume create|ls|inspect|rm
+  volume create|ls [-q] [--filter K=V]|inspect|rm
 system
   system prune [--volumes]
 
@@ -192,6 +193,7 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 	capDrop := o.String("--cap-drop", "drop a capability")
 	privileged := o.Bool("--privileged", "lift the default hardening (every capability, no seccomp, no masked paths)")
 	insecure := o.Bool("--insecure-registry", "allow plain HTTP to the image's registry when pulling")
+	logOpt := o.String("--log-opt", "rotate the log: max-size=SIZE (10k, 1m), max-file=N")
 	rest, err := o.parse(args, true)
 	if err != nil {
 		return engine.CreateRequest{}, false, err
@@ -211,6 +213,9 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 		if ep := entrypoint.Value(); ep != "" {
 			cfg.Entrypoint = []string{ep}
 		}
+	}
+	if err := engine.ParseLogOptions(logOpt.values, &cfg); err != nil {
+		return engine.CreateRequest{}, false, err
 	}
 	if cfg.Env, err = environment(env.values, envFile.values); err != nil {
 		return engine.CreateRequest{}, false, err

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"containerlabs/labs/engine"
 	"containerlabs/labs/image"
@@ -29,16 +28,7 @@ func volume(e *engine.Engine, args []string) (int, error) {
 		}
 		fmt.Println(v.Name)
 	case "ls":
-		vols, err := e.Volumes.List()
-		if err != nil {
-			return 125, err
-		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-		fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
-		for _, v := range vols {
-			fmt.Fprintf(w, "local\t%s\n", v.Name)
-		}
-		return 0, w.Flush()
+		return volumeList(e, rest)
 	case "inspect":
 		var out []*engine.Volume
 		for _, name := range rest {
@@ -64,6 +54,35 @@ func volume(e *engine.Engine, args []string) (int, error) {
 		return 125, fmt.Errorf("unknown volume command %q: want create, ls, inspect or rm", sub)
 	}
 	return 0, nil
+}
+
+func volumeList(e *engine.Engine, args []string) (int, error) {
+	o := newOptions("volume ls")
+	quiet := o.Bool("-q,--quiet", "only names")
+	format := o.String("--format", "a Go template per volume ({{.Name}} {{.Mountpoint}}); 'table ...' adds a header")
+	filter := o.String("-f,--filter", "only volumes that match: dangling=true|false, name=PART")
+	if _, err := o.parse(args, false); err != nil {
+		return 125, err
+	}
+	filters, err := engine.ParseFilters(filter.values, engine.VolumeFilterKeys)
+	if err != nil {
+		return 125, err
+	}
+	vols, err := e.Volumes.List()
+	if err != nil {
+		return 125, err
+	}
+	var rows []engine.VolumeSummary
+	for _, v := range vols {
+		users, err := e.VolumeUsers(v.Name)
+		if err != nil {
+			return 125, err
+		}
+		if filters.MatchVolume(v, users) {
+			rows = append(rows, engine.SummarizeVolume(v))
+		}
+	}
+	return listRows(quiet.set, format, engine.DefaultVolumeFormat, "{{.Name}}", engine.VolumeHeader, rows)
 }
 
 func system(e *engine.Engine, args []string) (int, error) {

@@ -124,6 +124,7 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 		ID: NewID(), Name: req.Name, Created: time.Now().UTC(), Image: ref, ImageID: details.ID.String(),
 		Layers: layers, Config: req.Config, State: State{Status: StatusCreated},
 	}
+	c.Config.Image = req.Image
 	if c.Name == "" {
 		c.Name = "labs_" + c.ID[:8]
 	}

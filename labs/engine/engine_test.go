@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,11 +121,11 @@ func TestParseVolume(t *testing.T) {
 	host := t.TempDir()
 	m, err := v.ParseVolume("data:/data:ro", NewID)
 	require.NoError(t, err)
-	assert.Equal(t, Mount{Type: "volume", Name: "data", Source: m.Source, Destination: "/data", ReadOnly: true}, m)
+	assert.Equal(t, Mount{Type: "volume", Name: "data", Source: m.Source, Destination: "/data"}, m)
 	assert.DirExists(t, m.Source)
 	m, err = v.ParseVolume(host+":/srv", NewID)
 	require.NoError(t, err)
-	assert.Equal(t, Mount{Type: "bind", Source: host, Destination: "/srv"}, m)
+	assert.Equal(t, Mount{Type: "bind", Source: host, Destination: "/srv", RW: true}, m)
 	m, err = v.ParseVolume("/cache", func() string { return "anon1" })
 	require.NoError(t, err)
 	assert.True(t, m.Anonymous)
@@ -141,7 +142,7 @@ func TestParseVolume(t *testing.T) {
 func TestBuildSpec(t *testing.T) {
 	c := &Container{ID: NewID(), Config: Config{Hostname: "h", Memory: 64 << 20, CPUs: 0.5, PidsLimit: 50,
 		CapAdd: []string{"net_admin"}, CapDrop: []string{"CAP_CHOWN"}, ReadOnly: true},
-		Mounts: []Mount{{Type: "volume", Source: "/v", Destination: "/data", ReadOnly: true}}}
+		Mounts: []Mount{{Type: "volume", Source: "/v", Destination: "/data"}}}
 	spec, err := BuildSpec(c, Process{Args: []string{"sh"}, Env: []string{"A=1"}, WorkingDir: "/w", UID: 5, GID: 6}, "/state")
 	require.NoError(t, err)
 	assert.Equal(t, "h", spec.Hostname)
@@ -173,4 +174,35 @@ func TestBuildSpec(t *testing.T) {
 	c.Config = Config{NetworkMode: "nat"}
 	_, err = BuildSpec(c, Process{Args: []string{"sh"}}, "/state")
 	assert.ErrorContains(t, err, "nat")
+}
+
+func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
+	var cfg Config
+	require.NoError(t, ParseLogOptions([]string{"max-size=1k", "max-file=12"}, &cfg))
+	assert.Equal(t, int64(1024), cfg.LogMaxSize)
+	assert.Equal(t, 12, cfg.LogMaxFile)
+	require.NoError(t, ParseLogOptions([]string{"max-size=1.5m"}, &cfg))
+	assert.Equal(t, int64(1572864), cfg.LogMaxSize)
+	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "mode=non-blocking"} {
+		assert.Error(t, ParseLogOptions([]string{bad}, &cfg), bad)
+	}
+
+	dir := t.TempDir()
+	l, err := OpenLog(dir, 100, 12)
+	require.NoError(t, err)
+	out := l.Stream("stdout", nil)
+	for i := range 40 {
+		_, err := fmt.Fprintf(out, "line %02d\n", i)
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	files, _ := filepath.Glob(filepath.Join(dir, "container.log*"))
+	assert.Len(t, files, 12)
+	entries, _, err := ReadLog(dir, -1)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	assert.Equal(t, "line 39\n", entries[len(entries)-1].Log)
+	for i := 1; i < len(entries); i++ {
+		assert.Less(t, entries[i-1].Log, entries[i].Log, "oldest first, across all %d files", len(files))
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"containerlabs/labs/image"
@@ -194,8 +195,8 @@ func (e *Engine) Top(ref string) (string, error) {
 	return runtime.ProcessTable(pids), nil
 }
 
-// Prune removes every stopped container (with its anonymous volumes), the image store's
-// unreferenced blobs and layers, and, if no container runs, the network; with volumes,
+// Prune removes every stopped container (with its anonymous volumes), the dangling images
+// no running container uses, the image store's unreferenced blobs and layers, and, if no container runs, the network; with volumes,
 // every volume no container uses. It returns what it removed, one line each.
 func (e *Engine) Prune(volumes bool) ([]string, error) {
 	var removed []string
@@ -204,9 +205,11 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 		return nil, err
 	}
 	running := false
+	inUse := map[string]bool{}
 	for _, c := range all {
 		if c.State.Running() {
 			running = true
+			inUse[c.ImageID] = true
 			continue
 		}
 		if err := e.Remove(c.ID, false, true); err != nil {
@@ -214,7 +217,10 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 		}
 		removed = append(removed, "container "+c.Name)
 	}
-	gc, err := e.Images.GC()
+	dangling, gc, err := e.Images.PruneDangling(func(id v1.Hash) bool { return inUse[id.String()] })
+	for _, id := range dangling {
+		removed = append(removed, "image "+id.String())
+	}
 	if err != nil {
 		return removed, err
 	}

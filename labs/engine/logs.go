@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"containerlabs/labs/cgroup"
 )
 
 // Log defaults, as Docker's json-file driver's when rotation is turned on.
@@ -18,6 +21,34 @@ const (
 	DefaultLogMaxSize = 10 << 20
 	DefaultLogMaxFile = 3
 )
+
+// ParseLogOptions reads --log-opt KEY=VALUE arguments into Config.LogMaxSize and
+// LogMaxFile: max-size is a size with an optional unit (10k, 1m, 1.5g; 1k is 1024 bytes),
+// max-file the number of files kept, the current one included.
+//
+// Equivalent to: `docker run --log-opt max-size=10m --log-opt max-file=3`.
+func ParseLogOptions(opts []string, cfg *Config) error {
+	for _, opt := range opts {
+		key, value, _ := strings.Cut(opt, "=")
+		switch key {
+		case "max-size":
+			size, err := cgroup.ParseSize(value)
+			if err != nil {
+				return fmt.Errorf("--log-opt %s: %w", opt, err)
+			}
+			cfg.LogMaxSize = size
+		case "max-file":
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 1 {
+				return fmt.Errorf("--log-opt %s: max-file is a number of files, at least 1", opt)
+			}
+			cfg.LogMaxFile = n
+		default:
+			return fmt.Errorf("--log-opt %q: the json-file log knows max-size=SIZE and max-file=N", opt)
+		}
+	}
+	return nil
+}
 
 // LogEntry is one line of a container's output, as the json-file log stores it: one JSON
 // object per line, the format of Docker's json-file driver.
@@ -168,13 +199,15 @@ func indexNewline(b []byte) int {
 // the current one; with tail >= 0 only the last tail entries.
 func ReadLog(dir string, tail int) ([]LogEntry, int64, error) {
 	path := filepath.Join(dir, "container.log")
-	var files []string
-	for i := 9; i >= 1; i-- {
-		if _, err := os.Stat(path + "." + strconv.Itoa(i)); err == nil {
-			files = append(files, path+"."+strconv.Itoa(i))
+	// Rotation keeps the numbers contiguous: container.log.1, .2, ... up to the oldest.
+	files := []string{path}
+	for i := 1; ; i++ {
+		rotated := path + "." + strconv.Itoa(i)
+		if _, err := os.Stat(rotated); err != nil {
+			break
 		}
+		files = append([]string{rotated}, files...)
 	}
-	files = append(files, path)
 	var entries []LogEntry
 	var offset int64
 	for _, file := range files {

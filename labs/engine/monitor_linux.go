@@ -166,8 +166,9 @@ type monitor struct {
 	done     sync.WaitGroup
 	// console delivers the master end of the container's terminal (-t).
 	console         chan *os.File
-	rawTerminal     bool
-	restoreTerminal unix.Termios
+	restoreTerminal func()
+	// attach serves the attach socket: the container's stdio for `attach`.
+	attach *attachHub
 }
 
 // setUp prepares and starts the container, under its lock. The steps are those of lab 07's
@@ -262,9 +263,12 @@ func (m *monitor) setUp(id string) (int, error) {
 			return fail(err)
 		}
 		defer console.Close()
-		opts.ConsoleSocket = console.Addr().String()
-		go m.receiveConsole(console)
+		opts.ConsoleSocket = console.Path
+		go m.receiveConsole(console.UnixListener)
 	} else if err := m.pipes(&opts); err != nil {
+		return fail(err)
+	}
+	if m.attach, err = listenAttach(dir, c.Config.Tty); err != nil {
 		return fail(err)
 	}
 
@@ -284,6 +288,12 @@ func (m *monitor) setUp(id string) (int, error) {
 		if err := m.useConsole(); err != nil {
 			return fail(err)
 		}
+		m.attach.console = m.stdout
+		if c.Config.OpenStdin {
+			m.attach.input = m.stdout
+		}
+	} else if m.keepOpen != nil {
+		m.attach.input = m.keepOpen
 	}
 	state, err := m.e.Runtime.State(c.ID)
 	if err != nil {
@@ -402,9 +412,10 @@ func attached() bool { return os.Getenv(envAttached) != "" }
 // watch copies the container's output to the log until it ends, waits for its init, and
 // records how it ended; then it undoes the set-up.
 func (m *monitor) watch() int {
-	stdout, stderr := io.Writer(nil), io.Writer(nil)
+	go m.attach.serve()
+	stdout, stderr := m.attach.stream(1), m.attach.stream(2)
 	if attached() {
-		stdout, stderr = os.Stdout, os.Stderr
+		stdout, stderr = io.MultiWriter(stdout, os.Stdout), io.MultiWriter(stderr, os.Stderr)
 	}
 	if m.stdout != nil {
 		m.copy(m.stdout, m.log.Stream("stdout", stdout))
@@ -415,6 +426,7 @@ func (m *monitor) watch() int {
 	status := waitFor(m.c.State.Pid)
 	// The output may still be in the pipes: copy it out before the record says "exited".
 	m.done.Wait()
+	m.attach.close()
 	code := process.StatusCode(status)
 	oom := oomKills("/" + CgroupParent + "/" + m.c.ID)
 	m.tearDown()
@@ -484,14 +496,17 @@ func (m *monitor) tearDown() {
 	if m.lease != nil {
 		_ = m.lease.Release()
 	}
+	if m.attach != nil {
+		m.attach.close()
+	}
 	if m.keepOpen != nil {
 		m.keepOpen.Close()
 	}
 	if m.log != nil {
 		m.log.Close()
 	}
-	if m.rawTerminal {
-		_ = unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, &m.restoreTerminal)
+	if m.restoreTerminal != nil {
+		m.restoreTerminal()
 	}
 	if m.c != nil {
 		_ = m.e.unmountRootfs(m.c)
@@ -550,16 +565,13 @@ func oomKills(path string) uint64 {
 // consoleSocket listens on a Unix socket in the container's directory, through which the
 // runtime hands over the master end of the container's terminal (SCM_RIGHTS), as runc
 // hands it to containerd's shim.
-func (m *monitor) consoleSocket(dir string) (*net.UnixListener, error) {
-	path := filepath.Join(dir, "console.sock")
-	os.Remove(path)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+func (m *monitor) consoleSocket(dir string) (*dirSocket, error) {
+	sock, err := listenInDir(dir, "console.sock")
 	if err != nil {
 		return nil, fmt.Errorf("listen on the console socket: %w", err)
 	}
-	l.SetUnlinkOnClose(true)
 	m.console = make(chan *os.File, 1)
-	return l, nil
+	return sock, nil
 }
 
 // receiveConsole accepts the runtime's connection and takes the terminal's master end.
@@ -605,17 +617,8 @@ func (m *monitor) useConsole() error {
 	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
 	}
-	if term, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
-		m.restoreTerminal = *term
-		raw := *term
-		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-		raw.Oflag &^= unix.OPOST
-		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-		raw.Cflag &^= unix.CSIZE | unix.PARENB
-		raw.Cflag |= unix.CS8
-		if unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, &raw) == nil {
-			m.rawTerminal = true
-		}
+	if restore, err := RawTerminal(os.Stdin); err == nil {
+		m.restoreTerminal = restore
 	}
 	if m.c.Config.OpenStdin {
 		go func() { _, _ = io.Copy(master, os.Stdin) }()

@@ -24,3 +24,14 @@ func IsMonitor() bool { return false }
 func RunMonitor() int { return 125 }
 
 func isMountPoint(dir string) (bool, error) { return false, errNotLinux }
+
+// AttachTo connects to a running container's stdio (Linux only).
+func (e *Engine) AttachTo(ref string, opts AttachOptions) (int, bool, error) {
+	return 125, false, errNotLinux
+}
+
+// RawTerminal puts a terminal in raw mode (Linux only).
+func RawTerminal(f *os.File) (func(), error) { return nil, errNotLinux }
+
+// TerminalSize returns a terminal's rows and columns (Linux only).
+func TerminalSize(f *os.File) (uint16, uint16) { return 0, 0 }

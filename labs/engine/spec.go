@@ -17,6 +17,9 @@ import (
 // line's changes. It is kept in the container's record, so `start` can make the container
 // again the same way.
 type Config struct {
+	// Image is the image as the command line named it ("busybox"; the record's Image is
+	// the reference it was resolved to).
+	Image string `json:"Image"`
 	// Cmd replaces the image's Cmd when set; Entrypoint replaces its Entrypoint when
 	// EntrypointSet (an empty --entrypoint clears it, as Docker's does).
 	Cmd           []string `json:"Cmd"`
@@ -62,7 +65,8 @@ type Mount struct {
 	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
-	ReadOnly    bool   `json:"RW"`
+	// RW is false for a read-only mount (-v ...:ro), as in Docker's inspect.
+	RW bool `json:"RW"`
 	// Anonymous volumes are made for this container and removed with it by rm -v.
 	Anonymous bool `json:"Anonymous,omitempty"`
 }
@@ -134,7 +138,7 @@ func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
 	// the container's directory (so they stay out of its writable layer, and out of commits).
 	for _, m := range c.Mounts {
 		opts := []string{"rbind", "rprivate"}
-		if m.ReadOnly {
+		if !m.RW {
 			opts = append(opts, "ro")
 		}
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})

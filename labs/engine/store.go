@@ -68,6 +68,16 @@ type State struct {
 // Running reports whether the record says the container runs.
 func (s State) Running() bool { return s.Status == StatusRunning }
 
+// MarshalJSON adds Running, from Status, to the record, so that inspect shows it as
+// Docker's does ({{.State.Running}}). Reading a record ignores it.
+func (s State) MarshalJSON() ([]byte, error) {
+	type fields State // without this method
+	return json.Marshal(struct {
+		fields
+		Running bool `json:"Running"`
+	}{fields(s), s.Running()})
+}
+
 // Store is the containers directory of an engine's state root.
 type Store struct {
 	root string

@@ -111,9 +111,9 @@ func (v *Volumes) Remove(name string) error {
 // named newName()); each may end in ":ro" (or ":rw"). The container path must be absolute.
 func (v *Volumes) ParseVolume(arg string, newName func() string) (Mount, error) {
 	parts := strings.Split(arg, ":")
-	m := Mount{}
+	m := Mount{RW: true}
 	if n := len(parts); n > 1 && (parts[n-1] == "ro" || parts[n-1] == "rw") {
-		m.ReadOnly = parts[n-1] == "ro"
+		m.RW = parts[n-1] == "rw"
 		parts = parts[:n-1]
 	}
 	switch len(parts) {

@@ -50,7 +50,10 @@
 // Removing an image only removes its name; garbage collection then deletes the blobs and
 // layer directories no remaining image refers to, the way `docker rmi` and `docker image
 // prune` do. It waits for pulls and unpacks in progress, so it never takes a blob that is
-// written but not yet named.
+// written but not yet named. A name that moves to another image (tagging, importing or
+// pulling over it) leaves the image it named in the index without a name, "dangling",
+// because a container made from it may still run on its layers; PruneDangling removes the
+// dangling images no container uses.
 //
 // Formats and the registry protocol come from go-containerregistry (the layout reader, the
 // docker-archive tarball format, the registry client); what this package does by hand is what

@@ -206,25 +206,71 @@ func (s *Store) find(ref string) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 }
 
-// tag files the manifest desc under ref, replacing what ref named before.
+// tag files the manifest desc under ref, replacing what ref named before. An image that
+// loses its last name that way stays in the index without one (dangling, as Docker calls
+// it): a container made from it still runs on its layers, so only a prune, which knows the
+// containers, may remove it.
 func (s *Store) tag(ref string, desc v1.Descriptor) error {
 	ref, err := Normalize(ref)
 	if err != nil {
 		return err
 	}
-	entry := v1.Descriptor{
-		MediaType:   desc.MediaType,
-		Size:        desc.Size,
-		Digest:      desc.Digest,
-		Annotations: map[string]string{refNameAnnotation: ref},
-	}
+	entry := untagged(desc)
+	entry.Annotations = map[string]string{refNameAnnotation: ref}
 	return s.updateIndex(func(idx *v1.IndexManifest) error {
+		var replaced []v1.Descriptor
 		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d v1.Descriptor) bool {
-			return d.Annotations[refNameAnnotation] == ref
+			name := d.Annotations[refNameAnnotation]
+			if name == ref {
+				replaced = append(replaced, d)
+			}
+			return name == ref || (name == "" && d.Digest == desc.Digest)
 		})
 		idx.Manifests = append(idx.Manifests, entry)
+		for _, old := range replaced {
+			if !slices.ContainsFunc(idx.Manifests, func(d v1.Descriptor) bool { return d.Digest == old.Digest }) {
+				idx.Manifests = append(idx.Manifests, untagged(old))
+			}
+		}
 		return nil
 	})
+}
+
+// untagged is an index entry for the manifest desc, without a name.
+func untagged(desc v1.Descriptor) v1.Descriptor {
+	return v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest}
+}
+
+// PruneDangling removes the images that have no name left (their name moved to another
+// image: a tag, import, commit, pull or load of the same name), except those whose ID
+// inUse reports (the config digest a container was made from), then collects the garbage.
+// It returns the IDs of the images it removed.
+//
+// Equivalent to: `docker image prune`.
+func (s *Store) PruneDangling(inUse func(id v1.Hash) bool) ([]v1.Hash, Removed, error) {
+	list, err := s.List()
+	if err != nil {
+		return nil, Removed{}, err
+	}
+	prune := map[v1.Hash]bool{}
+	var ids []v1.Hash
+	for _, sum := range list {
+		if sum.Ref == "" && !inUse(sum.ID) {
+			prune[sum.Digest] = true
+			ids = append(ids, sum.ID)
+		}
+	}
+	err = s.updateIndex(func(idx *v1.IndexManifest) error {
+		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d v1.Descriptor) bool {
+			return d.Annotations[refNameAnnotation] == "" && prune[d.Digest]
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, Removed{}, err
+	}
+	removed, err := s.GC()
+	return ids, removed, err
 }
 
 // Tag gives the image src the additional name dst, replacing what dst named before.
@@ -253,7 +299,8 @@ func (s *Store) image(ref string) (v1.Image, v1.Descriptor, error) {
 
 // Summary is one line of List.
 type Summary struct {
-	// Ref is the name the image is filed under ("busybox:latest").
+	// Ref is the name the image is filed under ("busybox:latest"); empty for a dangling
+	// image, one whose name moved to another image.
 	Ref string
 	// Digest is the manifest's digest, the image's immutable name.
 	Digest v1.Hash
@@ -265,7 +312,7 @@ type Summary struct {
 	Size int64
 }
 
-// List returns every tagged image, sorted by reference.
+// List returns every image, sorted by reference, the dangling ones (without a name) first.
 //
 // Equivalent to: `docker images`.
 func (s *Store) List() ([]Summary, error) {
