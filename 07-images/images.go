@@ -160,7 +160,11 @@ func list(store *image.Store) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "REFERENCE\tIMAGE ID\tCREATED\tSIZE")
 	for _, s := range summaries {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%.1f MB\n", s.Ref, s.ID.Hex[:12], s.Created.Format(time.DateTime), float64(s.Size)/1e6)
+		ref := s.Ref
+		if ref == "" {
+			ref = "<none>" // dangling: its name moved to another image (08-engine system prune removes it)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%.1f MB\n", ref, s.ID.Hex[:12], s.Created.Format(time.DateTime), float64(s.Size)/1e6)
 	}
 	return w.Flush()
 }
