@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
+
+	"containerlabs/labs/state"
 )
 
 // ErrNotFound means no container matches a name or ID.
@@ -99,17 +100,6 @@ func (s *Store) Root() string { return s.root }
 // Dir is the directory of container id: its record, bundle, writable layer and logs.
 func (s *Store) Dir(id string) string { return filepath.Join(s.root, "containers", id) }
 
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
-
-// ValidName checks a container name as Docker does: letters, digits and '_', '.', '-', not
-// starting with punctuation. No name can contain "/" or be ".." and so escape the store.
-func ValidName(name string) error {
-	if !namePattern.MatchString(name) {
-		return fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
-	}
-	return nil
-}
-
 // NewID returns a random 64-digit hexadecimal container ID, as Docker's.
 func NewID() string {
 	b := make([]byte, 32)
@@ -121,7 +111,7 @@ func NewID() string {
 // creating a file named after them with O_EXCL, which the kernel makes atomic: of two
 // engines started at once with the same --name, exactly one wins.
 func (s *Store) Create(c *Container) error {
-	if err := ValidName(c.Name); err != nil {
+	if err := state.ValidName(c.Name); err != nil {
 		return err
 	}
 	nameFile := filepath.Join(s.root, "names", c.Name)
@@ -189,7 +179,7 @@ func (s *Store) Resolve(ref string) (string, error) {
 	if ref == "" {
 		return "", fmt.Errorf("%w: empty name", ErrNotFound)
 	}
-	if ValidName(ref) == nil {
+	if state.ValidName(ref) == nil {
 		if id, err := os.ReadFile(filepath.Join(s.root, "names", ref)); err == nil {
 			return string(id), nil
 		}

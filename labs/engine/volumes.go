@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"containerlabs/labs/state"
 )
 
 // ErrNoVolume means there is no volume of that name.
@@ -41,7 +43,7 @@ func OpenVolumes(root string) (*Volumes, error) {
 
 // Create makes the volume name, or returns it if it exists, as `docker volume create` does.
 func (v *Volumes) Create(name string, anonymous bool) (*Volume, error) {
-	if err := ValidName(name); err != nil {
+	if err := state.ValidName(name); err != nil {
 		return nil, fmt.Errorf("volume: %w", err)
 	}
 	vol := &Volume{Name: name, Mountpoint: filepath.Join(v.dir, name, "_data"), CreatedAt: time.Now().UTC(), Anonymous: anonymous}
@@ -62,7 +64,7 @@ func (v *Volumes) Create(name string, anonymous bool) (*Volume, error) {
 
 // Get returns the volume name.
 func (v *Volumes) Get(name string) (*Volume, error) {
-	if ValidName(name) != nil {
+	if state.ValidName(name) != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoVolume, name)
 	}
 	data, err := os.ReadFile(filepath.Join(v.dir, name, "volume.json"))

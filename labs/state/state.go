@@ -43,13 +43,14 @@ func RootFromEnv() string {
 	return DefaultRoot
 }
 
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
-// ValidName checks a container name: letters, digits, '_', '.' and '-', not starting with
-// a punctuation mark, so a name can never be "..", contain "/", or escape the state root.
+// ValidName checks the name of a container or a volume as Docker does: letters, digits,
+// '_', '.' and '-', not starting with a punctuation mark, so a name can never be "..",
+// contain "/", or escape the state root. The engine uses it too.
 func ValidName(name string) error {
 	if !namePattern.MatchString(name) {
-		return fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+		return fmt.Errorf("invalid name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	return nil
 }
