@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"containerlabs/labs/build"
 	"containerlabs/labs/engine"
 	"containerlabs/labs/image"
 )
@@ -34,6 +35,7 @@ var imageCommands = map[string]func(*engine.Engine, []string) (int, error){
 func images(e *engine.Engine, args []string) (int, error) {
 	o := newOptions("images")
 	quiet := o.Bool("-q,--quiet", "only IDs")
+	all := o.Bool("-a,--all", "also the images of the build cache (one per build step)")
 	if _, err := o.parse(args, false); err != nil {
 		return 125, err
 	}
@@ -46,6 +48,9 @@ func images(e *engine.Engine, args []string) (int, error) {
 		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	}
 	for _, s := range list {
+		if strings.HasPrefix(s.Ref, build.CacheRepository+":") && !all.set {
+			continue
+		}
 		if quiet.set {
 			fmt.Fprintln(w, s.ID.Hex[:12])
 			continue
