@@ -20,10 +20,7 @@ type Ignore struct {
 }
 
 type ignorePattern struct {
-	re *regexp.Regexp
-	// parts is how many path components the pattern has, so that "build" also matches
-	// everything under build/.
-	parts     int
+	re        *regexp.Regexp
 	exception bool
 }
 
@@ -51,7 +48,7 @@ func ParseIgnore(r io.Reader) (*Ignore, error) {
 		if err != nil {
 			return nil, fmt.Errorf(".dockerignore pattern %q: %w", line, err)
 		}
-		p.re, p.parts = re, strings.Count(line, "/")+1
+		p.re = re
 		ig.patterns = append(ig.patterns, p)
 	}
 	return ig, sc.Err()
@@ -121,12 +118,13 @@ func (ig *Ignore) Ignored(rel string) bool {
 	if ig == nil || rel == "" {
 		return false
 	}
-	parts := strings.Split(rel, "/")
 	ignored := false
 	for _, p := range ig.patterns {
+		// A pattern that matches a directory matches everything under it: "build" also
+		// excludes build/out/app.
 		match := p.re.MatchString(rel)
-		if !match && p.parts < len(parts) {
-			match = p.re.MatchString(strings.Join(parts[:p.parts], "/"))
+		for dir := path.Dir(rel); !match && dir != "."; dir = path.Dir(dir) {
+			match = p.re.MatchString(dir)
 		}
 		if match {
 			ignored = !p.exception
