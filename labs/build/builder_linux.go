@@ -78,10 +78,10 @@ func Build(e *engine.Engine, opts Options) (*Result, error) {
 	for _, st := range df.Stages[:last+1] {
 		b.steps += 1 + len(st.Instructions)
 	}
-	if b.scratch, err = os.MkdirTemp(filepath.Join(e.Root, "build"), "build-"); errors.Is(err, os.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Join(e.Root, "build"), 0o700); err == nil {
-			b.scratch, err = os.MkdirTemp(filepath.Join(e.Root, "build"), "build-")
-		}
+	// The steps' overlays and upper directories live under the engine's root, on the file
+	// system of its containers.
+	if err = os.MkdirAll(filepath.Join(e.Root, "build"), 0o700); err == nil {
+		b.scratch, err = os.MkdirTemp(filepath.Join(e.Root, "build"), "build-")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)

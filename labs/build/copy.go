@@ -40,7 +40,7 @@ func collectSources(root string, ignore *Ignore, srcs []string, add bool) ([]ite
 			return nil, fmt.Errorf("%s: URLs are not supported: download the file into the build context, then ADD or COPY it", src)
 		}
 		rel := strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(src)), "/")
-		if strings.HasPrefix(path.Clean(filepath.ToSlash(src)), "../") {
+		if clean := path.Clean(filepath.ToSlash(src)); clean == ".." || strings.HasPrefix(clean, "../") {
 			return nil, fmt.Errorf("%s is outside the build context", src)
 		}
 		matches := []string{rel}
