@@ -41,6 +41,20 @@ step_fails "A memory hog under --memory 32m: OOM-killed, and inspect says so." \
 step "The OOM kill, as the monitor recorded it from the cgroup; inspect -f picks keys out of the document with a Go template." \
 	"$E inspect -f '{{.State.Status}} {{.State.ExitCode}} OOMKilled={{.State.OOMKilled}}' hog; $E rm hog"
 
+say "build: a Dockerfile is a series of containers whose changes are committed as layers."
+step "A two-stage Dockerfile: stage 1 writes a script with the busybox image, stage 2 starts FROM scratch and copies in only the script and the static busybox." \
+	"mkdir -p $DEMO/hello && echo 'echo hello from the build context' > $DEMO/hello/greeting.txt && printf '%s\\n' 'FROM labs/busybox AS build' 'WORKDIR /out' \"RUN echo 'echo built by a RUN step' > hello.sh\" 'COPY greeting.txt message.txt' 'RUN cat message.txt >> hello.sh' '' 'FROM scratch' 'COPY --from=build /bin/busybox /bin/busybox' 'COPY --from=build /out/hello.sh /hello.sh' 'CMD [\"/bin/busybox\", \"sh\", \"/hello.sh\"]' > $DEMO/hello/Dockerfile && cat $DEMO/hello/Dockerfile"
+step "Each RUN is a container (' ---> Running in'), whose upper dir becomes a layer; COPY writes a layer without a process; CMD changes only the config. Every step's result is an image (' ---> ID')." \
+	"$E build -t labs/hello $DEMO/hello && $E run --rm labs/hello"
+step "The image: two layers (the two COPYs of the last stage), and a history entry per step, empty_layer for CMD. Stage 1 is not in it." \
+	"$E inspect labs/hello | grep -E '\"(created_by|empty_layer)\"'"
+step "Change one copied file and build again: the steps before its COPY, and the COPY of the unchanged busybox, come from the cache; the rest run." \
+	"echo 'echo changed' > $DEMO/hello/greeting.txt && $E build -t labs/hello $DEMO/hello | grep -E '^Step|Using cache|Running in' && $E run --rm labs/hello"
+step "The cache is in the image store: one tagged image per step, hidden from images unless -a." \
+	"$E images; $E images -a | grep -c labs-build-cache"
+step_fails "A failing RUN fails the build at its line; nothing is tagged, its container is gone." \
+	"printf 'FROM labs/busybox\\nRUN exit 3\\n' > $DEMO/hello/Dockerfile.bad && $E build -f $DEMO/hello/Dockerfile.bad -t labs/broken $DEMO/hello; $E ps -aq; $E images | grep broken"
+
 say "The runtime underneath is an OCI runtime with runc's command line: the same bundle runs with runc, with labs-runc, and under containerd."
 step "labs-runc spec writes a config.json with Docker's defaults; a busybox root beside it makes a bundle." \
 	"mkdir -p $DEMO/bundle && cp -a $DEMO/bb-root $DEMO/bundle/rootfs && bin/labs-runc spec --bundle $DEMO/bundle sh -c 'echo hello from \$(hostname)' && ls $DEMO/bundle"

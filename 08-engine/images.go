@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"containerlabs/labs/build"
 	"containerlabs/labs/engine"
 	"containerlabs/labs/image"
 )
@@ -35,6 +36,7 @@ func images(e *engine.Engine, args []string) (int, error) {
 	quiet := o.Bool("-q,--quiet", "only IDs")
 	format := o.String("--format", "a Go template per image ({{.Repository}} {{.Tag}} {{.ID}}...); 'table ...' adds a header")
 	filter := o.String("-f,--filter", "only images that match: dangling=true|false, reference=GLOB")
+	all := o.Bool("-a,--all", "also the images of the build cache (one per build step)")
 	if _, err := o.parse(args, false); err != nil {
 		return 125, err
 	}
@@ -48,6 +50,9 @@ func images(e *engine.Engine, args []string) (int, error) {
 	}
 	var rows []engine.ImageSummary
 	for _, s := range list {
+		if strings.HasPrefix(s.Ref, build.CacheRepository+":") && !all.set {
+			continue
+		}
 		if filters.MatchImage(s) {
 			rows = append(rows, engine.SummarizeImage(s, time.Now()))
 		}

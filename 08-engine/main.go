@@ -6,7 +6,8 @@
 // starts the container's monitor, which mounts the root (lab 05), plugs the network in (lab
 // 06), writes an OCI bundle and has the runtime (labs/runtime: namespaces, cgroups and
 // hardening, labs 03 and 04) create and start the container, then stays to log its output
-// and record its end. The other commands are in containers.go, images.go and volumes.go.
+// and record its end. The other commands are in containers.go, images.go, volumes.go and
+// build.go.
 //
 // The same binary is the container's monitor and the runtime's init when it re-executes
 // itself (main's first lines), and bin/labs-runc is the runtime alone, with runc's
@@ -50,7 +51,9 @@ containers
   wait CONTAINER...
   cp CONTAINER:PATH HOSTPATH | HOSTPATH CONTAINER:PATH
 images
-  images, pull, push, rmi, tag, commit, export, import, save, load
+  build [-t REF]... [-f FILE] [--build-arg K=V]... [--no-cache] [--target STAGE] [--network MODE] DIR
+  images [-a] [-q] [--format TEMPLATE] [--filter KEY=VALUE]
+  pull, push, rmi, tag, commit, export, import, save, load
 volumes
   volume create|ls [-q] [--filter K=V]|inspect|rm
 system
@@ -120,6 +123,8 @@ func dispatch(args []string) (int, error) {
 		return f(e, args)
 	}
 	switch command {
+	case "build":
+		return buildImage(e, args)
 	case "volume":
 		return volume(e, args)
 	case "system":

@@ -15,6 +15,7 @@
 //	image      an image store: layers unpacked once, manifests and configs, registries
 //	runtime    an OCI runtime: a container from a bundle, as runc makes it (lab 08)
 //	engine     a daemonless engine: images, containers, monitors, logs, volumes (lab 08)
+//	build      images from a Dockerfile: each step a container, committed as a layer (lab 08)
 //
 // labtest, the harness of the graded checks, stands outside the ladder: any test may use
 // it, and no library code may. TestLayering in this directory enforces both rules.
@@ -35,4 +36,5 @@ var Ladder = []string{
 	"image",
 	"runtime",
 	"engine",
+	"build",
 }
