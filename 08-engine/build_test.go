@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"containerlabs/labs/image"
+	"containerlabs/labs/engine"
 	"containerlabs/labs/labtest"
 	"containerlabs/labs/mount"
 	"containerlabs/labs/state"
@@ -78,10 +78,10 @@ func buildSteps(out string) []buildStep {
 	return steps
 }
 
-func inspectImage(t *testing.T, bin *labtest.Binary, ref string) image.Details {
+func inspectImage(t *testing.T, bin *labtest.Binary, ref string) engine.ImageDocument {
 	res := bin.Run(t, "inspect", ref)
 	require.Equal(t, 0, res.Code, labtest.Hint("`08-engine inspect IMAGE` prints the image's manifest and config").With(res))
-	var out []image.Details
+	var out []engine.ImageDocument
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &out), res)
 	require.Len(t, out, 1)
 	return out[0]
@@ -110,13 +110,13 @@ func TestLab08Build(t *testing.T) {
 		img := inspectImage(t, bin, "labs/hello")
 		assert.Len(t, img.Layers, 2, labtest.Hint("FROM scratch starts with no layer; each COPY adds one"))
 		var empty int
-		for _, h := range img.Config.History {
+		for _, h := range img.History {
 			if h.EmptyLayer {
 				empty++
 			}
 		}
 		assert.Equal(t, 1, empty, labtest.Hint("CMD changes only the config: its history entry says empty_layer"))
-		assert.Len(t, img.Config.History, 3, labtest.Hint("one history entry per instruction of the final stage after FROM"))
+		assert.Len(t, img.History, 3, labtest.Hint("one history entry per instruction of the final stage after FROM"))
 		res = bin.Run(t, "images")
 		assert.NotContains(t, res.Stdout, "labs-build-cache", labtest.Hint("images hides the build cache's images; images -a shows them"))
 	})
@@ -151,6 +151,12 @@ func TestLab08Build(t *testing.T) {
 		res = bin.Run(t, "build", "--no-cache", "-t", "labs/hello", dir)
 		require.Equal(t, 0, res.Code, res)
 		assert.NotContains(t, res.Stdout, "Using cache", labtest.Hint("--no-cache runs every step"))
+
+		require.Contains(t, bin.Run(t, "images", "-a").Stdout, "labs-build-cache", labtest.Hint("images -a lists the build cache"))
+		res = bin.Run(t, "system", "prune")
+		require.Equal(t, 0, res.Code, res)
+		assert.NotContains(t, bin.Run(t, "images", "-a").Stdout, "labs-build-cache", labtest.Hint("system prune removes the build cache, as Docker's does").With(res))
+		assert.Contains(t, bin.Run(t, "images").Stdout, "labs/hello", labtest.Hint("system prune keeps tagged images"))
 	})
 
 	t.Run("build args, .dockerignore and --target", func(t *testing.T) {

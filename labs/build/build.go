@@ -9,11 +9,13 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"containerlabs/labs/engine"
 )
 
 // CacheRepository is the repository the build cache files each step's result under, tagged
 // with the step's cache key: CacheRepository:KEY names the image a step made.
-const CacheRepository = "labs-build-cache"
+const CacheRepository = engine.BuildCache
 
 // Options is what a build is asked for.
 //

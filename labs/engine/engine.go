@@ -18,6 +18,11 @@ import (
 	"containerlabs/labs/runtime"
 )
 
+// BuildCache is the repository under which a build (labs/build) files the image each of
+// its steps made, tagged with the step's cache key, so that the next build can reuse it.
+// images hides it; system prune removes it.
+const BuildCache = "labs-build-cache"
+
 // DefaultRoot is the engine's state root unless --root says otherwise.
 const DefaultRoot = "/var/lib/containerlabs"
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -216,6 +217,24 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 			return removed, err
 		}
 		removed = append(removed, "container "+c.Name)
+	}
+	// The build cache (labs/build files every step's image under BuildCache): Docker's
+	// system prune drops it too, and the next build starts from scratch.
+	images, err := e.Images.List()
+	if err != nil {
+		return removed, err
+	}
+	cached := 0
+	for _, s := range images {
+		if strings.HasPrefix(s.Ref, BuildCache+":") && !inUse[s.ID.String()] {
+			if _, err := e.Images.Remove(s.Ref); err != nil {
+				return removed, err
+			}
+			cached++
+		}
+	}
+	if cached > 0 {
+		removed = append(removed, fmt.Sprintf("%d build cache images", cached))
 	}
 	dangling, gc, err := e.Images.PruneDangling(func(id v1.Hash) bool { return inUse[id.String()] })
 	for _, id := range dangling {
