@@ -37,19 +37,19 @@ func images(command string, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	opts := image.Options{Insecure: *insecure, Progress: progressBar(command)}
+	opts := image.Options{Insecure: *insecure, Progress: image.ProgressBar(os.Stderr, command)}
 	ctx := context.Background()
 	switch {
 	case command == "import" && len(args) == 2:
 		err = importImage(store, args[0], args[1], *cmd)
 	case command == "export" && len(args) == 1 && *output != "":
-		err = writeTo(*output, func(w io.Writer) error { return export(store, args[0], w) })
+		err = image.WriteArchive(*output, func(w io.Writer) error { return export(store, args[0], w) })
 	case command == "commit" && len(args) == 2:
 		err = commit(store, args[0], args[1])
 	case command == "save" && len(args) >= 1 && *output != "":
 		var f image.Format
 		if f, err = image.ParseFormat(*format); err == nil {
-			err = writeTo(*output, func(w io.Writer) error { return store.Save(w, args, f) })
+			err = image.WriteArchive(*output, func(w io.Writer) error { return store.Save(w, args, f) })
 		}
 	case command == "load" && len(args) == 0 && *input != "":
 		err = load(store, *input)
@@ -185,37 +185,4 @@ func report(digest v1.Hash, err error) error {
 		fmt.Println(digest)
 	}
 	return err
-}
-
-func writeTo(file string, write func(io.Writer) error) error {
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(file)
-		return err
-	}
-	return f.Close()
-}
-
-// progressBar draws a transfer's progress on a terminal, and nothing elsewhere.
-func progressBar(what string) func(v1.Update) {
-	if info, err := os.Stderr.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	return func(u v1.Update) {
-		if u.Total == 0 {
-			return
-		}
-		const width = 40
-		done := int(width * u.Complete / u.Total)
-		fmt.Fprintf(os.Stderr, "\r%s [%s%s] %5.1f%% of %.1f MB", what,
-			strings.Repeat("=", done), strings.Repeat(" ", width-done),
-			100*float64(u.Complete)/float64(u.Total), float64(u.Total)/1e6)
-		if u.Complete == u.Total {
-			fmt.Fprintln(os.Stderr)
-		}
-	}
 }

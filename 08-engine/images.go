@@ -67,7 +67,7 @@ func registryOptions(command string, args []string) (image.Options, []string, er
 	if err != nil || len(rest) != 1 {
 		return image.Options{}, nil, fmt.Errorf("usage: 08-engine %s [--insecure] IMAGE", command)
 	}
-	return image.Options{Insecure: insecure.set, Progress: progressBar(command)}, rest, nil
+	return image.Options{Insecure: insecure.set, Progress: image.ProgressBar(os.Stderr, command)}, rest, nil
 }
 
 func pull(e *engine.Engine, args []string) (int, error) {
@@ -155,7 +155,7 @@ func export(e *engine.Engine, args []string) (int, error) {
 	if err != nil || len(rest) != 1 {
 		return 125, fmt.Errorf("usage: 08-engine export [-o FILE] CONTAINER")
 	}
-	return 0, writeOut(output.Value(), func(w io.Writer) error { return e.Export(rest[0], w) })
+	return 0, image.WriteArchive(output.Value(), func(w io.Writer) error { return e.Export(rest[0], w) })
 }
 
 func importImage(e *engine.Engine, args []string) (int, error) {
@@ -212,7 +212,7 @@ func save(e *engine.Engine, args []string) (int, error) {
 			return 125, err
 		}
 	}
-	return 0, writeOut(output.Value(), func(w io.Writer) error { return e.Images.Save(w, rest, f) })
+	return 0, image.WriteArchive(output.Value(), func(w io.Writer) error { return e.Images.Save(w, rest, f) })
 }
 
 func load(e *engine.Engine, args []string) (int, error) {
@@ -238,42 +238,4 @@ func load(e *engine.Engine, args []string) (int, error) {
 		return 125, err
 	}
 	return 0, nil
-}
-
-// writeOut writes to a file, removed again if writing fails, or to standard output.
-func writeOut(file string, write func(io.Writer) error) error {
-	if file == "" || file == "-" {
-		return write(os.Stdout)
-	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(file)
-		return err
-	}
-	return f.Close()
-}
-
-// progressBar draws a transfer's progress on a terminal, and nothing elsewhere.
-func progressBar(what string) func(v1.Update) {
-	if info, err := os.Stderr.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	start := time.Now()
-	return func(u v1.Update) {
-		if u.Total == 0 {
-			return
-		}
-		const width = 40
-		done := int(width * u.Complete / u.Total)
-		fmt.Fprintf(os.Stderr, "\r%s [%s%s] %5.1f%% of %.1f MB", what,
-			strings.Repeat("=", done), strings.Repeat(" ", width-done),
-			100*float64(u.Complete)/float64(u.Total), float64(u.Total)/1e6)
-		if u.Complete == u.Total {
-			fmt.Fprintf(os.Stderr, " in %.1fs\n", time.Since(start).Seconds())
-		}
-	}
 }
