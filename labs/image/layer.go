@@ -38,6 +38,10 @@ type Options struct {
 	// Platform picks the image from a multi-platform index; the default is linux on the
 	// running architecture.
 	Platform *v1.Platform
+	// BlobsOnly stores the layer blobs without unpacking them, as `crane pull` or
+	// `skopeo copy` keep an image: Layers unpacks them from the blobs when a container
+	// first needs them.
+	BlobsOnly bool
 }
 
 // Add copies img into the store and files it under ref: every layer blob the store does
@@ -54,7 +58,7 @@ func (s *Store) Add(ctx context.Context, ref string, img v1.Image, opts Options)
 		return v1.Hash{}, err
 	}
 	defer unlock()
-	desc, err := s.write(ctx, img, opts.Progress)
+	desc, err := s.write(ctx, img, opts)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("store %s: %w", ref, err)
 	}
@@ -62,7 +66,7 @@ func (s *Store) Add(ctx context.Context, ref string, img v1.Image, opts Options)
 }
 
 // write stores img's blobs and unpacked layers and returns its manifest's descriptor.
-func (s *Store) write(ctx context.Context, img v1.Image, progress func(v1.Update)) (v1.Descriptor, error) {
+func (s *Store) write(ctx context.Context, img v1.Image, opts Options) (v1.Descriptor, error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("read manifest: %w", err)
@@ -94,7 +98,7 @@ func (s *Store) write(ctx context.Context, img v1.Image, progress func(v1.Update
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return v1.Descriptor{}, fmt.Errorf("manifest lists %d layers but the config %d diff IDs", len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
-	if err := s.fetchLayers(ctx, img, m.Layers, cfg.RootFS.DiffIDs, progress); err != nil {
+	if err := s.fetchLayers(ctx, img, m.Layers, cfg.RootFS.DiffIDs, opts.Progress, !opts.BlobsOnly); err != nil {
 		return v1.Descriptor{}, err
 	}
 	if _, err := s.writeBlob(rawConfig); err != nil {
@@ -145,9 +149,9 @@ func (s *Store) hasLayerDir(diffID v1.Hash) bool {
 	return err == nil
 }
 
-// fetchLayers makes sure every layer of img has its blob and its unpacked directory in the
-// store, a few layers at a time. Layers the store has in full are skipped.
-func (s *Store) fetchLayers(ctx context.Context, img v1.Image, layers []v1.Descriptor, diffIDs []v1.Hash, progress func(v1.Update)) error {
+// fetchLayers makes sure every layer of img has its blob and, with unpack, its unpacked
+// directory in the store, a few layers at a time. Layers the store has in full are skipped.
+func (s *Store) fetchLayers(ctx context.Context, img v1.Image, layers []v1.Descriptor, diffIDs []v1.Hash, progress func(v1.Update), unpack bool) error {
 	var todo []int
 	var total int64
 	for i, l := range layers {
@@ -157,7 +161,7 @@ func (s *Store) fetchLayers(ctx context.Context, img v1.Image, layers []v1.Descr
 		if l.Digest.Algorithm != "sha256" || diffIDs[i].Algorithm != "sha256" {
 			return fmt.Errorf("layer %s: only sha256 digests are supported", l.Digest)
 		}
-		if !s.hasBlob(l) || !s.hasLayerDir(diffIDs[i]) {
+		if !s.hasBlob(l) || unpack && !s.hasLayerDir(diffIDs[i]) {
 			todo = append(todo, i)
 			total += l.Size
 		}
@@ -175,7 +179,7 @@ func (s *Store) fetchLayers(ctx context.Context, img v1.Image, layers []v1.Descr
 			if ctx.Err() != nil {
 				return
 			}
-			if errs[i] = s.fetchLayer(ctx, img, layers[i], diffIDs[i], report); errs[i] != nil {
+			if errs[i] = s.fetchLayer(ctx, img, layers[i], diffIDs[i], report, unpack); errs[i] != nil {
 				cancel()
 			}
 		})
@@ -192,7 +196,7 @@ func (s *Store) fetchLayers(ctx context.Context, img v1.Image, layers []v1.Descr
 
 // fetchLayer reads one layer from the store's own blob if it has it (to unpack it), or from
 // img (a registry, an archive) otherwise.
-func (s *Store) fetchLayer(ctx context.Context, img v1.Image, desc v1.Descriptor, diffID v1.Hash, report *reporter) error {
+func (s *Store) fetchLayer(ctx context.Context, img v1.Image, desc v1.Descriptor, diffID v1.Hash, report *reporter, unpack bool) error {
 	var blob io.ReadCloser
 	haveBlob := s.hasBlob(desc)
 	if haveBlob {
@@ -211,7 +215,7 @@ func (s *Store) fetchLayer(ctx context.Context, img v1.Image, desc v1.Descriptor
 		}
 	}
 	defer blob.Close()
-	return s.ingest(contextReader{ctx, blob}, desc, diffID, !haveBlob, !s.hasLayerDir(diffID), report)
+	return s.ingest(contextReader{ctx, blob}, desc, diffID, !haveBlob, unpack && !s.hasLayerDir(diffID), report)
 }
 
 // ingest reads one compressed layer blob from r, exactly once. As the bytes stream by they
@@ -407,7 +411,7 @@ func (s *Store) Layers(ref string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.fetchLayers(context.Background(), img, m.Layers, cfg.RootFS.DiffIDs, nil); err != nil {
+	if err := s.fetchLayers(context.Background(), img, m.Layers, cfg.RootFS.DiffIDs, nil, true); err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", ref, err)
 	}
 	dirs := make([]string, len(cfg.RootFS.DiffIDs))
