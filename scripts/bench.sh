@@ -63,7 +63,7 @@ if [ -z "${CLBENCH_PRIVATE:-}" ]; then
 			echo "${YELLOW}could not install every anchor; those missing are skipped${RESET}"
 	fi
 	export CLBENCH_PRIVATE=1
-	exec unshare --mount --propagation private "$0" "$@"
+	exec unshare --mount --propagation private bash ${BENCH_TRACE:+-x} "$0" "$@"
 fi
 find_go
 controllers=/sys/fs/cgroup/unified/cgroup.controllers
@@ -503,7 +503,8 @@ REGISTRY_PID=""
 # start_registry: a fresh, empty in-memory registry on $REGISTRY (the old one, if any, goes).
 start_registry() {
 	if [ -n "$REGISTRY_PID" ]; then
-		kill "$REGISTRY_PID" && wait "$REGISTRY_PID" 2>/dev/null
+		kill "$REGISTRY_PID"
+		wait "$REGISTRY_PID" 2>/dev/null || true # its status is that of the kill
 	fi
 	"$WORK/registry" -addr "$REGISTRY" 2>/dev/null &
 	REGISTRY_PID=$!
@@ -546,7 +547,7 @@ timed() {
 	shift
 	: >"$WORK/images/$name"
 	for i in $(seq "$REPEAT"); do
-		eval "${BEFORE:-:}" >/dev/null 2>&1
+		eval "${BEFORE:-:}" >"$WORK/before.log" 2>&1 || { cat "$WORK/before.log"; die "could not prepare $name"; }
 		seconds "$@" >>"$WORK/images/$name" || { rm -f "$WORK/images/$name"; eval "${AFTER:-:}" >/dev/null 2>&1; return 0; }
 		eval "${AFTER:-:}" >/dev/null 2>&1
 	done
