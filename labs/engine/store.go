@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -89,12 +90,17 @@ func (s *Store) Root() string { return s.root }
 // Dir is the directory of container id: its record, bundle, writable layer and logs.
 func (s *Store) Dir(id string) string { return filepath.Join(s.root, "containers", id) }
 
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+// namePattern is compiled on first use, not at program start: its {0,127} unrolls into a
+// large program (about 2ms to compile), which every start of the engine's binary, the
+// monitor and the container's init included, would otherwise pay.
+var namePattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+})
 
 // ValidName checks a container name as Docker does: letters, digits and '_', '.', '-', not
 // starting with punctuation. No name can contain "/" or be ".." and so escape the store.
 func ValidName(name string) error {
-	if !namePattern.MatchString(name) {
+	if !namePattern().MatchString(name) {
 		return fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	return nil
