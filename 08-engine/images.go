@@ -63,11 +63,19 @@ func images(e *engine.Engine, args []string) (int, error) {
 func registryOptions(command string, args []string) (image.Options, []string, error) {
 	o := newOptions(command)
 	insecure := o.Bool("--insecure", "allow plain HTTP to the registry")
+	usage := fmt.Errorf("usage: 08-engine %s [--insecure] IMAGE", command)
+	var noUnpack *option
+	if command == "pull" {
+		noUnpack = o.Bool("--no-unpack", "store the layer blobs only; they are unpacked when a container first needs them")
+		usage = fmt.Errorf("usage: 08-engine pull [--insecure] [--no-unpack] IMAGE")
+	}
 	rest, err := o.parse(args, false)
 	if err != nil || len(rest) != 1 {
-		return image.Options{}, nil, fmt.Errorf("usage: 08-engine %s [--insecure] IMAGE", command)
+		return image.Options{}, nil, usage
 	}
-	return image.Options{Insecure: insecure.set, Progress: image.ProgressBar(os.Stderr, command)}, rest, nil
+	opts := image.Options{Insecure: insecure.set, Progress: image.ProgressBar(os.Stderr, command)}
+	opts.BlobsOnly = noUnpack != nil && noUnpack.set
+	return opts, rest, nil
 }
 
 func pull(e *engine.Engine, args []string) (int, error) {

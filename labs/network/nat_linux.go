@@ -89,12 +89,30 @@ func (n *Network) EnsureNAT() error {
 	if err := writeSysctl(n.routeLocalnet(), "1"); err != nil {
 		return fmt.Errorf("%w (make the bridge first with EnsureBridge)", err)
 	}
+	// One listing per table answers for every chain and rule, instead of an iptables
+	// process per check: with the chains in place, a container's start runs iptables twice.
+	listings := map[string][]string{}
+	for _, table := range []string{"nat", "filter"} {
+		listing, err := iptables(table, "-S")
+		if err != nil {
+			return err
+		}
+		listings[table] = strings.Split(listing, "\n")
+	}
 	for _, c := range n.chains() {
-		if err := ensureChain(c.table, c.chain); err != nil {
+		if slices.Contains(listings[c.table], "-N "+c.chain) {
+			continue
+		}
+		if _, err := iptables(c.table, "-N", c.chain); err != nil {
 			return err
 		}
 	}
 	for _, r := range n.rules() {
+		// A rule listed as written is there. iptables prints some matches in a form of
+		// its own, so one not found that way is checked with -C before it is added.
+		if slices.Contains(listings[r.table], "-A "+r.chain+" "+strings.Join(r.spec, " ")) {
+			continue
+		}
 		if err := ensureRule(r); err != nil {
 			return err
 		}
@@ -239,18 +257,6 @@ func ruleLines(listing string) [][]string {
 		rules = append(rules, fields[1:])
 	}
 	return rules
-}
-
-func ensureChain(table, chain string) error {
-	listing, err := iptables(table, "-S")
-	if err != nil {
-		return err
-	}
-	if slices.Contains(strings.Split(listing, "\n"), "-N "+chain) {
-		return nil
-	}
-	_, err = iptables(table, "-N", chain)
-	return err
 }
 
 // ensureRule adds r unless it is there: `iptables -C` checks for a rule with the same
