@@ -36,6 +36,12 @@ type Unpacker struct {
 
 	dirTimes []dirTime
 	closed   bool
+	// parent is the directory the last entry went into (parentDir, relative to the root,
+	// with a trailing slash), kept open because archives list a directory's entries one
+	// after another: walking the path again for each of them costs a syscall per component.
+	parent    *os.File
+	parentDir string
+	buf       []byte // copies file contents, reused from entry to entry
 }
 
 type dirTime struct {
@@ -64,6 +70,7 @@ func (u *Unpacker) Close() error {
 		return nil
 	}
 	u.closed = true
+	u.forgetParent()
 	defer u.root.Close()
 	for i := len(u.dirTimes) - 1; i >= 0; i-- {
 		d := u.dirTimes[i]
@@ -86,15 +93,100 @@ func (u *Unpacker) Write(hdr *tar.Header, body io.Reader) error {
 	if name == "." {
 		return nil // the root itself: it exists, and its owner is the caller's choice
 	}
-	parent, base, err := u.OpenParent(name, true)
+	// An entry that replaces a directory on the way to the kept parent (or the parent
+	// itself) makes that descriptor stale: walk again from the root next time.
+	if strings.HasPrefix(u.parentDir, name+"/") {
+		u.forgetParent()
+	}
+	parent, base, err := u.parentOf(name)
 	if err != nil {
 		return err
 	}
-	defer parent.Close()
+	if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
+		return u.createFile(parent, base, name, hdr, body)
+	}
 	if err := u.create(parent, base, name, hdr, body); err != nil {
 		return err
 	}
 	return u.applyMetadata(parent, base, name, hdr)
+}
+
+// parentOf returns the open directory that holds name, and name's last component: the
+// kept one if name is in it, else a newly walked one, which is kept instead.
+func (u *Unpacker) parentOf(name string) (*os.File, string, error) {
+	dir, base := path.Split(name)
+	if u.parent != nil && dir == u.parentDir {
+		return u.parent, base, nil
+	}
+	parent, base, err := u.OpenParent(name, true)
+	if err != nil {
+		return nil, "", err
+	}
+	u.forgetParent()
+	u.parent, u.parentDir = parent, dir
+	return parent, base, nil
+}
+
+func (u *Unpacker) forgetParent() {
+	if u.parent != nil {
+		u.parent.Close()
+	}
+	u.parent, u.parentDir = nil, ""
+}
+
+// writerOnly hides an *os.File's ReadFrom, so that io.CopyBuffer uses the buffer it is
+// given instead of allocating one per file in the file's own fallback copy.
+type writerOnly struct{ io.Writer }
+
+// createFile makes a regular file, the commonest entry by far, with as few syscalls as it
+// can: the exclusive create is tried first (only if something is in the way is it removed),
+// and owner, mode and times are set through the open descriptor, not looked up by name.
+func (u *Unpacker) createFile(parent *os.File, base, name string, hdr *tar.Header, body io.Reader) error {
+	pfd := int(parent.Fd())
+	const flags = unix.O_CREAT | unix.O_EXCL | unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(pfd, base, flags, 0o600)
+	if errors.Is(err, unix.EEXIST) {
+		// A later entry in an archive wins over an earlier one of the same name.
+		if err := removeAt(pfd, base); err != nil {
+			return fmt.Errorf("extract %s: replace existing entry: %w", name, err)
+		}
+		fd, err = unix.Openat(pfd, base, flags, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("extract file %s: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if u.buf == nil {
+		u.buf = make([]byte, 128<<10)
+	}
+	if _, err := io.CopyBuffer(writerOnly{f}, body, u.buf); err != nil {
+		return fmt.Errorf("extract file %s: %w", name, err)
+	}
+	// Owner first: chown clears the setuid and setgid bits, so the mode comes after it.
+	if u.SameOwner {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			return fmt.Errorf("extract %s: set owner %d:%d: %w", name, hdr.Uid, hdr.Gid, err)
+		}
+	}
+	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
+		return fmt.Errorf("extract %s: set mode %o: %w", name, hdr.Mode&0o7777, err)
+	}
+	for key, value := range hdr.PAXRecords {
+		if attr, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok && u.allowedXattr(attr) {
+			if err := unix.Fsetxattr(fd, attr, []byte(value), 0); err != nil {
+				return fmt.Errorf("extract %s: set xattr %s: %w", name, attr, err)
+			}
+		}
+	}
+	if !hdr.ModTime.IsZero() {
+		atime := orMtime(hdr.AccessTime, hdr.ModTime)
+		ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+		if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH); err != nil { // Linux 5.8+
+			return fmt.Errorf("extract %s: set times: %w", name, err)
+		}
+	}
+	return f.Close()
 }
 
 func (u *Unpacker) create(parent *os.File, base, name string, hdr *tar.Header, body io.Reader) error {
@@ -114,19 +206,6 @@ func (u *Unpacker) create(parent *os.File, base, name string, hdr *tar.Header, b
 	case tar.TypeDir:
 		if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
 			return fmt.Errorf("extract directory %s: %w", name, err)
-		}
-	case tar.TypeReg, tar.TypeRegA:
-		fd, err := unix.Openat(pfd, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return fmt.Errorf("extract file %s: %w", name, err)
-		}
-		f := os.NewFile(uintptr(fd), name)
-		_, err = io.Copy(f, body)
-		if closeErr := f.Close(); err == nil {
-			err = closeErr
-		}
-		if err != nil {
-			return fmt.Errorf("extract file %s: %w", name, err)
 		}
 	case tar.TypeSymlink:
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
