@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -79,12 +78,7 @@ func buildSteps(out string) []buildStep {
 }
 
 func inspectImage(t *testing.T, bin *labtest.Binary, ref string) engine.ImageDocument {
-	res := bin.Run(t, "inspect", ref)
-	require.Equal(t, 0, res.Code, labtest.Hint("`08-engine inspect IMAGE` prints the image's manifest and config").With(res))
-	var out []engine.ImageDocument
-	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &out), res)
-	require.Len(t, out, 1)
-	return out[0]
+	return inspectOne[engine.ImageDocument](t, bin, ref, labtest.Hint("`08-engine inspect IMAGE` prints the image's manifest and config"))
 }
 
 // TestLab08Build holds the graded checks of `08-engine build`.

@@ -56,9 +56,14 @@ func setup(t *testing.T) *labtest.Binary {
 }
 
 func inspect(t *testing.T, bin *labtest.Binary, ref string) engine.Container {
+	return inspectOne[engine.Container](t, bin, ref, labtest.Hint("`08-engine inspect CONTAINER` prints its record as JSON"))
+}
+
+// inspectOne runs `inspect REF` and decodes the one document it prints.
+func inspectOne[T any](t *testing.T, bin *labtest.Binary, ref string, advice labtest.Advice) T {
 	res := bin.Run(t, "inspect", ref)
-	require.Equal(t, 0, res.Code, labtest.Hint("`08-engine inspect CONTAINER` prints its record as JSON").With(res))
-	var out []engine.Container
+	require.Equal(t, 0, res.Code, advice.With(res))
+	var out []T
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &out), res)
 	require.Len(t, out, 1)
 	return out[0]
