@@ -417,6 +417,30 @@ static int arg_int(const char *arg, const char *key, long long *v)
 	return 1;
 }
 
+static int compare_ints(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+// close_others closes every descriptor above 2 but the ones handed over: whatever else the
+// Go monitor had open without FD_CLOEXEC (a pipe held open here would keep its reader
+// waiting for an end-of-file as long as the container runs).
+static void close_others(void)
+{
+	int keep[] = {streams[0].fd, streams[1].fd, input_fd, listen_fd, 2};
+	int n = sizeof(keep) / sizeof(keep[0]);
+	qsort(keep, n, sizeof(int), compare_ints);
+	unsigned first = 3;
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < (int)first)
+			continue;
+		if ((unsigned)keep[i] > first)
+			close_range(first, keep[i] - 1, 0);
+		first = keep[i] + 1;
+	}
+	close_range(first, ~0U, 0);
+}
+
 static void nonblocking(int fd)
 {
 	if (fd < 0)
@@ -461,6 +485,7 @@ __attribute__((constructor)) static void idle_monitor(int argc, char **argv, cha
 		errno = EINVAL;
 		die("arguments");
 	}
+	close_others();
 	snprintf(log_path, sizeof(log_path), "%s/logs/container.log", dir);
 	snprintf(socket_path, sizeof(socket_path), "%s/attach.sock", dir);
 	nonblocking(streams[0].fd);
