@@ -58,10 +58,12 @@ func TestIdleMonitor(t *testing.T) {
 	t.Run("the idle monitor's log escapes as encoding/json does, and logs returns the bytes", func(t *testing.T) {
 		bin := setup(t)
 		// Quotes, a backslash, a tab, control characters (\001, \033, \b, \f), HTML's
-		// specials, é, U+2028, invalid UTF-8 (\377 \376, a truncated é), and a 100 KB line.
+		// specials, é, U+2028, invalid UTF-8 (\377 \376, a truncated é), a 100 KB line, and
+		// a 60 KB line of é one byte off, whose 16 KiB entries must not cut an é in two.
 		script := `printf 'say "hi"\\there\t\001\033[0m\b\f <a&b> \303\251 \342\200\250 \377\376 \303\n'; ` +
 			`printf 'to stderr\t"x"\n' >&2; ` +
-			`head -c 102400 /dev/zero | tr '\0' x; echo; printf 'no newline at the end'`
+			`head -c 102400 /dev/zero | tr '\0' x; echo; ` +
+			`printf x; yes é | head -n 30000 | tr -d '\n'; echo; printf 'no newline at the end'`
 		res := bin.Run(t, "run", "-d", "--name", "escapes", base, "sh", "-c", script)
 		require.Equal(t, 0, res.Code, res)
 		require.Equal(t, "0\n", bin.Run(t, "wait", "escapes").Stdout)
@@ -89,7 +91,8 @@ func TestIdleMonitor(t *testing.T) {
 		}
 		// Docker's json-file, too, replaces each byte of invalid UTF-8 with U+FFFD.
 		want := "say \"hi\"\\there\t\001\033[0m\b\f <a&b> é \u2028 \ufffd\ufffd \ufffd\n" +
-			strings.Repeat("x", 102400) + "\nno newline at the end"
+			strings.Repeat("x", 102400) + "\n" +
+			"x" + strings.Repeat("é", 30000) + "\nno newline at the end"
 		assert.Equal(t, want, stdout.String())
 		assert.Equal(t, "to stderr\t\"x\"\n", stderr.String())
 		res = bin.Run(t, "logs", "escapes")

@@ -50,9 +50,10 @@
 //
 // The log's entries are those labs/engine's LogFile writes, byte for byte ({"log":...,
 // "stream":...,"time":...}, escaped as Go's encoding/json escapes), except that a line
-// longer than 16 KiB is logged as several entries, as Docker's json-file driver does. When
-// the init has ended and the output is drained, the attach clients are disconnected, the
-// socket removed, and the process executes itself again as
+// longer than 16 KiB is logged as several entries, as Docker's json-file driver does (but
+// never cut inside a UTF-8 character, which Docker's may). When the init has ended and the
+// output is drained, the attach clients are disconnected, the socket removed, and the
+// process executes itself again as
 //
 //	PROGRAM container-cleanup ID STATUS
 //

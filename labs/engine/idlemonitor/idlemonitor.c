@@ -231,14 +231,34 @@ static void log_entry(struct stream *s, const char *p, size_t n)
 		log_size += o;
 }
 
+// utf8_cut returns where to end an entry of the n bytes at p so that the last UTF-8
+// sequence is not cut in two: before the lead byte of a sequence that is still incomplete.
+// (Docker's json-file cuts anywhere, and a character split there becomes two U+FFFD.)
+static size_t utf8_cut(const unsigned char *p, size_t n)
+{
+	for (size_t back = 1; back <= 3 && back <= n; back++) {
+		unsigned char c = p[n - back];
+		if ((c & 0xC0) == 0x80)
+			continue; // a continuation byte: look further back for the lead
+		size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+		return want > back ? n - back : n;
+	}
+	return n;
+}
+
 // log_output logs output one line an entry, keeping an unfinished line for later.
 static void log_output(struct stream *s, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		s->partial[s->len++] = p[i];
-		if (p[i] == '\n' || s->len == CHUNK) {
+		if (p[i] == '\n') {
 			log_entry(s, s->partial, s->len);
 			s->len = 0;
+		} else if (s->len == CHUNK) {
+			size_t cut = utf8_cut((const unsigned char *)s->partial, CHUNK);
+			log_entry(s, s->partial, cut);
+			s->len = CHUNK - cut;
+			memmove(s->partial, s->partial + cut, s->len);
 		}
 	}
 }
