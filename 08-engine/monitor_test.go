@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,33 @@ func TestIdleMonitor(t *testing.T) {
 		require.Equal(t, 0, bin.Run(t, "stop", "-t", "1", "idler").Code)
 		require.True(t, waitFor(5*time.Second, func() bool { return !inspect(t, bin, "idler").State.Running() }))
 		assert.Equal(t, 137, inspect(t, bin, "idler").State.ExitCode, labtest.Hint("sleep ignores SIGTERM as PID 1: stop kills it"))
+	})
+
+	t.Run("the clean-up after the idle monitor records an OOM kill and undoes the set-up", func(t *testing.T) {
+		bin := setup(t)
+		res := bin.Run(t, "run", "-d", "--name", "hog", "--memory", "32m", base, "sh", "-c", "sleep 1; /probe hog 128")
+		require.Equal(t, 0, res.Code, res)
+		running := inspect(t, bin, "hog")
+		require.NotEmpty(t, running.Network.HostVeth)
+		assert.Equal(t, "137\n", bin.Run(t, "wait", "hog").Stdout)
+		c := inspect(t, bin, "hog")
+		assert.True(t, c.State.OOMKilled, labtest.Hint("the clean-up reads the cgroup's OOM counter before the runtime deletes it"))
+		_, err := net.InterfaceByName(running.Network.HostVeth)
+		assert.Error(t, err, labtest.Hint("the clean-up removes the host's veth"))
+		leases, err := filepath.Glob(filepath.Join(os.Getenv(state.EnvRoot), "network", "*", "leases", "*"))
+		require.NoError(t, err)
+		assert.Empty(t, leases, labtest.Hint("the clean-up releases the address lease"))
+		mounts, err := os.ReadFile("/proc/self/mountinfo")
+		require.NoError(t, err)
+		assert.NotContains(t, string(mounts), running.ID, labtest.Hint("the clean-up unmounts the root file system"))
+
+		res = bin.Run(t, "run", "-d", "--rm", base, "true")
+		require.Equal(t, 0, res.Code, res)
+		id := strings.TrimSpace(res.Stdout)
+		assert.True(t, waitFor(5*time.Second, func() bool {
+			ps := bin.Run(t, "ps", "-aq", "--filter", "id="+id)
+			return ps.Code == 0 && strings.TrimSpace(ps.Stdout) == ""
+		}), labtest.Hint("the clean-up removes a --rm container"))
 	})
 
 	t.Run("the idle monitor's log escapes as encoding/json does, and logs returns the bytes", func(t *testing.T) {
