@@ -25,6 +25,7 @@ import (
 
 	"containerlabs/labs/cgroup"
 	"containerlabs/labs/engine"
+	_ "containerlabs/labs/engine/idlemonitor" // a detached container's monitor idles in C
 	"containerlabs/labs/image"
 	"containerlabs/labs/process"
 	"containerlabs/labs/runtime"

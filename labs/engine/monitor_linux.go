@@ -22,6 +22,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"containerlabs/labs/engine/idlemonitor"
 	"containerlabs/labs/image"
 	"containerlabs/labs/network"
 	"containerlabs/labs/process"
@@ -111,10 +112,29 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 	return process.ExitCode(cmd.ProcessState), nil
 }
 
-// IsMonitor reports whether this process is a container monitor started by Start. A
-// program that uses the engine checks it first thing in main and then calls RunMonitor.
+// cleanupCommand is the command line the idle monitor executes when the container has
+// ended: PROGRAM container-cleanup ID STATUS.
+const cleanupCommand = "container-cleanup"
+
+func init() {
+	// A monitor executes itself again to become the idle monitor. It does so from the main
+	// thread, the one whose ID is the PID: an execve from another thread makes the main
+	// thread exit first, and for that moment /proc/PID/stat shows the monitor as a zombie,
+	// which the network's lease sweep and Reconcile take for a dead monitor.
+	if IsMonitor() {
+		goruntime.LockOSThread()
+	}
+}
+
+// IsMonitor reports whether this process is a container monitor started by Start, or the
+// clean-up its idle half runs at the end. A program that uses the engine checks it first
+// thing in main and then calls RunMonitor.
 func IsMonitor() bool {
-	return os.Getenv(envMonitor) != "" && len(os.Args) == 3 && os.Args[1] == "container-monitor"
+	if os.Getenv(envMonitor) == "" {
+		return false
+	}
+	args := os.Args
+	return len(args) == 3 && args[1] == "container-monitor" || len(args) == 4 && args[1] == cleanupCommand
 }
 
 // RunMonitor is the monitor: the one process that stays with a running container. It sets
@@ -125,8 +145,15 @@ func IsMonitor() bool {
 //
 // It is the container's init's parent (a child subreaper: the runtime's intermediate
 // processes exit and the init is re-parented to it), so it alone can wait for the exit.
+//
+// A detached container's monitor does not stay a Go program: once the container runs it
+// becomes the idle monitor (labs/engine/idlemonitor), which executes this program again as
+// the clean-up when the container ends; RunMonitor is then that clean-up.
 func RunMonitor() int {
 	id := os.Args[2]
+	if os.Args[1] == cleanupCommand {
+		return cleanUp(id, os.Args[3])
+	}
 	ready := os.NewFile(3, "ready")
 	report := func(code int, err error) int {
 		if ready != nil {
@@ -150,10 +177,105 @@ func RunMonitor() int {
 	_ = json.NewEncoder(ready).Encode(readiness{})
 	ready.Close()
 	ready = nil
+	if !attached() && idlemonitor.Available {
+		m.becomeIdle() // returns only if it could not
+	}
 	// The set-up's garbage is given back to the kernel now rather than by the scavenger,
 	// minutes later: the monitor then idles at its smallest.
 	debug.FreeOSMemory()
 	return m.watch()
+}
+
+// becomeIdle replaces this Go program by the idle monitor, in this same process: the
+// container's streams, its stdin and the attach socket are inherited across execve(2), and
+// the container's init stays our child. It returns only if the execve failed.
+func (m *monitor) becomeIdle() {
+	tty := "0"
+	if m.c.Config.Tty {
+		tty = "1"
+	}
+	args := []string{os.Args[0], "container-monitor", m.c.ID, "idle",
+		"pid=" + strconv.Itoa(m.c.State.Pid),
+		"dir=" + m.e.Store.Dir(m.c.ID),
+		"tty=" + tty,
+		"max-size=" + strconv.FormatInt(m.log.MaxSize, 10),
+		"max-file=" + strconv.Itoa(m.log.MaxFile),
+	}
+	inherit := func(name string, fd uintptr) {
+		if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
+			args = append(args, name+"="+strconv.Itoa(int(fd)))
+		}
+	}
+	if m.stdout != nil {
+		inherit("stdout", m.stdout.Fd())
+	}
+	if m.stderr != nil {
+		inherit("stderr", m.stderr.Fd())
+	}
+	// The attach clients' input goes where setUp pointed m.attach.input.
+	input := m.keepOpen
+	if m.c.Config.Tty && m.c.Config.OpenStdin {
+		input = m.stdout
+	}
+	if input != nil {
+		inherit("input", input.Fd())
+	}
+	if raw, err := m.attach.sock.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { inherit("attach", fd) })
+	}
+	_ = syscall.Exec("/proc/self/exe", args, os.Environ())
+}
+
+// cleanUp is the end of a monitor that went idle: the idle monitor has waited for the
+// container and drained its output, and passes the init's wait status. What to undo is
+// rebuilt from the container's record and the network's leases.
+func cleanUp(id, status string) int {
+	ws, err := strconv.Atoi(status)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "monitor: wait status %q: %v\n", status, err)
+		return process.ExitSetupFailed
+	}
+	e, err := Open(os.Getenv(envMonitor))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "monitor:", err)
+		return process.ExitSetupFailed
+	}
+	m, err := e.adopt(id)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "monitor:", err)
+		return process.ExitSetupFailed
+	}
+	return m.finish(syscall.WaitStatus(ws))
+}
+
+// adopt rebuilds the monitor of a running container from what the set-up left: the runtime
+// created it, its record names its host veth, and the network holds a lease in its name.
+func (e *Engine) adopt(id string) (*monitor, error) {
+	c, err := e.Store.load(id)
+	if err != nil {
+		return nil, err
+	}
+	m := &monitor{e: e, c: c, created: true}
+	if c.Config.NetworkMode != "bridge" {
+		return m, nil
+	}
+	nw, err := e.Network()
+	if err != nil {
+		return nil, err
+	}
+	leases, err := nw.Leases()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range leases {
+		if l.Owner == c.ID {
+			m.lease = l
+		}
+	}
+	if veth, err := net.InterfaceByName(c.Network.HostVeth); err == nil {
+		m.endpoint = &network.Endpoint{HostName: veth.Name, HostIndex: veth.Index}
+	}
+	return m, nil
 }
 
 // monitor is one container's monitor, and what it set up, so that tearDown undoes exactly that.
@@ -431,6 +553,12 @@ func (m *monitor) watch() int {
 	// The output may still be in the pipes: copy it out before the record says "exited".
 	m.done.Wait()
 	m.attach.close()
+	return m.finish(status)
+}
+
+// finish reads whether the OOM killer struck, undoes the set-up and records how the
+// container ended (or removes it, for --rm). It returns the container's exit status.
+func (m *monitor) finish(status syscall.WaitStatus) int {
 	code := process.StatusCode(status)
 	oom := oomKills("/" + CgroupParent + "/" + m.c.ID)
 	m.tearDown()
