@@ -127,7 +127,8 @@ func layerTar(t *testing.T, entries ...string) []byte {
 func archive(t *testing.T, dir, ref string, layers ...[]byte) string {
 	img := empty.Image
 	for _, l := range layers {
-		layer, err := tarball.LayerFromReader(bytes.NewReader(l))
+		// LayerFromReader would spool the bytes into a temp file it never removes.
+		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(l)), nil })
 		require.NoError(t, err)
 		img, err = mutate.AppendLayers(img, layer)
 		require.NoError(t, err)
