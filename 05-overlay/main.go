@@ -322,12 +322,7 @@ func diff(name string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	var r record
-	c, err := store.Load(name, &r)
-	if err != nil {
-		return 1, err
-	}
-	changes, err := overlay.Diff(r.Layers, c.Upper())
+	changes, err := store.Changes(name)
 	if err != nil {
 		return 1, err
 	}

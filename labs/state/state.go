@@ -21,6 +21,8 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+
+	"containerlabs/labs/overlay"
 )
 
 // DefaultRoot is where the labs keep their state unless told otherwise.
@@ -177,6 +179,20 @@ func (c *Container) Running() (bool, error) {
 	}
 	lock.Close()
 	return false, nil
+}
+
+// Changes lists what the container name changed, compared with the read-only layers its
+// record names in a Layers field (lowest first, as labs 05 to 07 record them): the
+// additions, changes and deletions in its writable layer, as overlay.Diff finds them.
+//
+// Equivalent to: `docker diff NAME`.
+func (s *Store) Changes(name string) ([]overlay.Change, error) {
+	var r struct{ Layers []string }
+	c, err := s.Load(name, &r)
+	if err != nil {
+		return nil, err
+	}
+	return overlay.Diff(r.Layers, c.Upper())
 }
 
 // Remove deletes a stopped container's directory, its writable layer included.
