@@ -80,7 +80,7 @@ func attach(e *engine.Engine, args []string) (int, error) {
 	}
 	if c.Config.Tty {
 		opts.Rows, opts.Cols = engine.TerminalSize(os.Stdin)
-		if restore, err := engine.RawTerminal(os.Stdin); err == nil {
+		if restore, err := process.RawTerminal(os.Stdin); err == nil {
 			defer restore()
 		}
 	}

@@ -26,7 +26,7 @@ type attachHello struct {
 // the container's output from now on goes to opts.Stdout (and Stderr), and opts.Stdin to
 // the container's standard input if it has one open (-i). It returns when the detach keys
 // arrive on Stdin (detached: the container runs on) or when the container ends (with its
-// exit status). The caller puts its terminal in raw mode for a -t container (RawTerminal),
+// exit status). The caller puts its terminal in raw mode for a -t container (process.RawTerminal),
 // so that the keys reach it one by one and Ctrl-C goes to the container.
 //
 // Equivalent to: `docker attach CONTAINER`.
@@ -77,30 +77,6 @@ func (e *Engine) AttachTo(ref string, opts AttachOptions) (code int, detached bo
 		code, err := e.Wait(c.ID)
 		return code, false, err
 	}
-}
-
-// RawTerminal puts the terminal f in raw mode: no echo, no line editing, no signals from
-// Ctrl-C, every byte passed on at once. The returned function restores it. The container's
-// own terminal does the echoing and line editing instead.
-//
-// Equivalent to: `stty raw -echo`.
-func RawTerminal(f *os.File) (func(), error) {
-	fd := int(f.Fd())
-	term, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return nil, fmt.Errorf("not a terminal: %w", err)
-	}
-	saved := *term
-	raw := *term
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
-		return nil, fmt.Errorf("raw terminal: %w", err)
-	}
-	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, &saved) }, nil
 }
 
 // TerminalSize returns the rows and columns of the terminal f (0, 0 if it is none).

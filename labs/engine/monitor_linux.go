@@ -749,7 +749,7 @@ func (m *monitor) useConsole() error {
 	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
 	}
-	if restore, err := RawTerminal(os.Stdin); err == nil {
+	if restore, err := process.RawTerminal(os.Stdin); err == nil {
 		m.restoreTerminal = restore
 	}
 	if m.c.Config.OpenStdin {

@@ -30,8 +30,5 @@ func (e *Engine) AttachTo(ref string, opts AttachOptions) (int, bool, error) {
 	return 125, false, errNotLinux
 }
 
-// RawTerminal puts a terminal in raw mode (Linux only).
-func RawTerminal(f *os.File) (func(), error) { return nil, errNotLinux }
-
 // TerminalSize returns a terminal's rows and columns (Linux only).
 func TerminalSize(f *os.File) (uint16, uint16) { return 0, 0 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/mount"
+	"containerlabs/labs/process"
 )
 
 // connectConsoleSocket connects to the caller's console socket, on the host side, before the
@@ -98,7 +99,7 @@ type consoleRelay struct {
 	theirs, ours *os.File
 	master       *os.File
 	stdin        *os.File
-	restore      *unix.Termios
+	restore      func() // gives the caller's terminal its mode back
 	done         chan struct{}
 }
 
@@ -129,15 +130,8 @@ func (c *consoleRelay) start(stdin, stdout *os.File) error {
 		return fmt.Errorf("receive the terminal: %v", err)
 	}
 	c.master, c.stdin, c.done = os.NewFile(uintptr(fds[0]), "pty master"), stdin, make(chan struct{})
-	if termios, err := unix.IoctlGetTermios(int(stdin.Fd()), unix.TCGETS); err == nil {
-		c.restore = termios
-		raw := *termios
-		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-		raw.Oflag &^= unix.OPOST
-		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-		raw.Cflag &^= unix.CSIZE | unix.PARENB
-		raw.Cflag |= unix.CS8
-		_ = unix.IoctlSetTermios(int(stdin.Fd()), unix.TCSETS, &raw)
+	if restore, err := process.RawTerminal(stdin); err == nil {
+		c.restore = restore
 		c.resize()
 	}
 	go func() { _, _ = io.Copy(c.master, stdin) }()
@@ -173,6 +167,6 @@ func (c *consoleRelay) close() {
 	<-c.done
 	c.master.Close()
 	if c.restore != nil {
-		_ = unix.IoctlSetTermios(int(c.stdin.Fd()), unix.TCSETS, c.restore)
+		c.restore()
 	}
 }
