@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path"
 	"strconv"
@@ -78,7 +79,7 @@ func (u *Unpacker) Close() error {
 		if err != nil {
 			continue // removed by a later entry
 		}
-		_ = setTimes(parent, base, d.atime, d.mtime)
+		_ = setTimes(int(parent.Fd()), base, unix.AT_SYMLINK_NOFOLLOW, d.atime, d.mtime)
 		parent.Close()
 	}
 	return nil
@@ -172,19 +173,14 @@ func (u *Unpacker) createFile(parent *os.File, base, name string, hdr *tar.Heade
 	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
 		return fmt.Errorf("extract %s: set mode %o: %w", name, hdr.Mode&0o7777, err)
 	}
-	for key, value := range hdr.PAXRecords {
-		if attr, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok && u.allowedXattr(attr) {
-			if err := unix.Fsetxattr(fd, attr, []byte(value), 0); err != nil {
-				return fmt.Errorf("extract %s: set xattr %s: %w", name, attr, err)
-			}
+	for attr, value := range u.xattrs(hdr) {
+		if err := unix.Fsetxattr(fd, attr, []byte(value), 0); err != nil {
+			return fmt.Errorf("extract %s: set xattr %s: %w", name, attr, err)
 		}
 	}
-	if !hdr.ModTime.IsZero() {
-		atime := orMtime(hdr.AccessTime, hdr.ModTime)
-		ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
-		if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH); err != nil { // Linux 5.8+
-			return fmt.Errorf("extract %s: set times: %w", name, err)
-		}
+	// AT_EMPTY_PATH (Linux 5.8+): the times of the open file itself.
+	if err := setTimes(fd, "", unix.AT_EMPTY_PATH, orMtime(hdr.AccessTime, hdr.ModTime), hdr.ModTime); err != nil {
+		return fmt.Errorf("extract %s: set times: %w", name, err)
 	}
 	return f.Close()
 }
@@ -269,11 +265,7 @@ func (u *Unpacker) applyMetadata(parent *os.File, base, name string, hdr *tar.He
 			return fmt.Errorf("extract %s: set mode %o: %w", name, hdr.Mode&0o7777, err)
 		}
 	}
-	for key, value := range hdr.PAXRecords {
-		attr, ok := strings.CutPrefix(key, "SCHILY.xattr.")
-		if !ok || !u.allowedXattr(attr) {
-			continue
-		}
+	for attr, value := range u.xattrs(hdr) {
 		if err := u.SetXattr(parent, base, attr, value); err != nil {
 			return fmt.Errorf("extract %s: %w", name, err)
 		}
@@ -282,7 +274,20 @@ func (u *Unpacker) applyMetadata(parent *os.File, base, name string, hdr *tar.He
 		u.dirTimes = append(u.dirTimes, dirTime{name: name, atime: orMtime(hdr.AccessTime, hdr.ModTime), mtime: hdr.ModTime})
 		return nil
 	}
-	return setTimes(parent, base, orMtime(hdr.AccessTime, hdr.ModTime), hdr.ModTime)
+	return setTimes(pfd, base, unix.AT_SYMLINK_NOFOLLOW, orMtime(hdr.AccessTime, hdr.ModTime), hdr.ModTime)
+}
+
+// xattrs yields the extended attributes in hdr's PAX records (SCHILY.xattr.NAME) that
+// the Unpacker copies: those with a prefix in Xattrs.
+func (u *Unpacker) xattrs(hdr *tar.Header) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for key, value := range hdr.PAXRecords {
+			attr, ok := strings.CutPrefix(key, "SCHILY.xattr.")
+			if ok && u.allowedXattr(attr) && !yield(attr, value) {
+				return
+			}
+		}
+	}
 }
 
 func (u *Unpacker) allowedXattr(attr string) bool {
@@ -355,12 +360,14 @@ func removeAt(dirfd int, base string) error {
 	return err
 }
 
-func setTimes(parent *os.File, base string, atime, mtime time.Time) error {
+// setTimes sets the access and modification times of base in the directory dirfd (flags
+// as utimensat(2) takes them); a zero mtime, which the archive did not record, is left alone.
+func setTimes(dirfd int, base string, flags int, atime, mtime time.Time) error {
 	if mtime.IsZero() {
 		return nil
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	return unix.UtimesNanoAt(int(parent.Fd()), base, ts, unix.AT_SYMLINK_NOFOLLOW)
+	return unix.UtimesNanoAt(dirfd, base, ts, flags)
 }
 
 func orMtime(t, mtime time.Time) time.Time {
