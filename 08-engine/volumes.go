@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"containerlabs/labs/engine"
-	"containerlabs/labs/image"
 	"containerlabs/labs/rootfs"
 )
 
@@ -144,13 +143,7 @@ func cp(e *engine.Engine, args []string) (int, error) {
 			return 125, err
 		}
 		pr, pw := io.Pipe()
-		go func() {
-			if info.IsDir() {
-				pw.CloseWithError(tarDir(pw, src))
-			} else {
-				pw.CloseWithError(tarFile(pw, src, info))
-			}
-		}()
+		go func() { pw.CloseWithError(engine.TarPath(pw, src, filepath.Base(src), info)) }()
 		return 0, e.CopyTo(ref, path, pr)
 	}
 	return 125, fmt.Errorf("cp: one of %q and %q must be CONTAINER:PATH", from, to)
@@ -166,16 +159,4 @@ func containerPath(e *engine.Engine, arg string) (string, string, bool) {
 		return "", "", false
 	}
 	return ref, path, true
-}
-
-// tarDir writes a host directory as a tar whose entries start with its name.
-func tarDir(w io.Writer, dir string) error {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(image.ExportDir(pw, dir)) }()
-	return engine.PrefixTar(pr, w, filepath.Base(dir))
-}
-
-// tarFile writes one host file as a one-entry tar.
-func tarFile(w io.Writer, file string, info os.FileInfo) error {
-	return engine.TarFile(w, file, info)
 }

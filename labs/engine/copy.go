@@ -72,46 +72,53 @@ func (e *Engine) CopyFrom(ref, path string, w io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("cp: %s in %s: %w", path, c.Name, err)
 		}
-		name := filepath.Base(filepath.Join("/", path))
-		tw := tar.NewWriter(w)
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = name
-		if info.IsDir() {
-			hdr.Name += "/"
-			if err := tw.WriteHeader(hdr); err != nil {
-				return err
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(image.ExportDir(pw, src)) }()
-			if err := prefixTar(tar.NewReader(pr), tw, name); err != nil {
-				return err
-			}
-			return tw.Close()
-		}
-		if info.Mode()&os.ModeSymlink != 0 {
-			hdr.Linkname, _ = os.Readlink(src)
-		}
+		return TarPath(w, src, filepath.Base(filepath.Join("/", path)), info)
+	})
+}
+
+// TarPath writes what is at src (described by info) as the tar `docker cp` makes of it:
+// one entry named name for a file or a symlink (not followed), or for a directory an
+// entry name/ followed by its whole tree under name/. Both directions of cp use it: a
+// container's path read through its root, and a host's path on its way in.
+func TarPath(w io.Writer, src, name string, info os.FileInfo) error {
+	tw := tar.NewWriter(w)
+	hdr, err := tar.FileInfoHeader(info, "")
+	if err != nil {
+		return err
+	}
+	hdr.Name = name
+	if info.IsDir() {
+		hdr.Name += "/"
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(src)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if _, err := io.Copy(tw, f); err != nil {
-				return err
-			}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(image.ExportDir(pw, src)) }()
+		if err := prefixTar(tar.NewReader(pr), tw, name); err != nil {
+			return err
 		}
 		return tw.Close()
-	})
+	}
+	if info.Mode()&os.ModeSymlink != 0 {
+		hdr.Linkname, _ = os.Readlink(src)
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if info.Mode().IsRegular() {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := io.Copy(tw, f); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
 }
 
 // prefixTar copies the entries of r to w with prefix/ before each name.
@@ -155,39 +162,4 @@ func (e *Engine) CopyTo(ref, dir string, r io.Reader) error {
 		}
 		return rootfs.ExtractTar(r, dst)
 	})
-}
-
-// PrefixTar copies the tar stream r to w as one tar with prefix/ before every name: the
-// shape `docker cp` gives a copied directory.
-func PrefixTar(r io.Reader, w io.Writer, prefix string) error {
-	tw := tar.NewWriter(w)
-	if err := tw.WriteHeader(&tar.Header{Name: prefix + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-		return err
-	}
-	if err := prefixTar(tar.NewReader(r), tw, prefix); err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-// TarFile writes the file as a one-entry tar named after its last element.
-func TarFile(w io.Writer, file string, info os.FileInfo) error {
-	tw := tar.NewWriter(w)
-	hdr, err := tar.FileInfoHeader(info, "")
-	if err != nil {
-		return err
-	}
-	hdr.Name = filepath.Base(file)
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := io.Copy(tw, f); err != nil {
-		return err
-	}
-	return tw.Close()
 }
