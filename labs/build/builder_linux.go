@@ -16,7 +16,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"containerlabs/labs/engine"
@@ -284,7 +283,7 @@ func (b *builder) configure(s *stageState, ref, createdBy string, change func(*v
 	base := empty.Image
 	if s.img.ref != "" {
 		var err error
-		if base, err = layout.Path(b.e.Images.Root()).Image(s.img.digest); err != nil {
+		if base, err = b.e.Images.Image(s.img.digest); err != nil {
 			return fmt.Errorf("read image %s: %w", s.img.ref, err)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"containerlabs/labs/image"
@@ -218,28 +217,25 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 		}
 		removed = append(removed, "container "+c.Name)
 	}
-	// The build cache (labs/build files every step's image under BuildCache): Docker's
-	// system prune drops it too, and the next build starts from scratch.
-	images, err := e.Images.List()
-	if err != nil {
-		return removed, err
-	}
+	// Images no container runs on: the dangling ones (their name moved), and the build
+	// cache (labs/build files every step's image under BuildCache), which Docker's system
+	// prune drops too, so the next build starts from scratch.
+	pruned, gc, err := e.Images.Prune(func(s image.Summary) bool {
+		return !inUse[s.ID.String()] && (s.Ref == "" || strings.HasPrefix(s.Ref, BuildCache+":"))
+	})
 	cached := 0
-	for _, s := range images {
-		if strings.HasPrefix(s.Ref, BuildCache+":") && !inUse[s.ID.String()] {
-			if _, err := e.Images.Remove(s.Ref); err != nil {
-				return removed, err
-			}
+	var dangling []string
+	for _, s := range pruned {
+		if s.Ref == "" {
+			dangling = append(dangling, "image "+s.ID.String())
+		} else {
 			cached++
 		}
 	}
 	if cached > 0 {
 		removed = append(removed, fmt.Sprintf("%d build cache images", cached))
 	}
-	dangling, gc, err := e.Images.PruneDangling(func(id v1.Hash) bool { return inUse[id.String()] })
-	for _, id := range dangling {
-		removed = append(removed, "image "+id.String())
-	}
+	removed = append(removed, dangling...)
 	if err != nil {
 		return removed, err
 	}

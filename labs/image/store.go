@@ -248,21 +248,37 @@ func untagged(desc v1.Descriptor) v1.Descriptor {
 //
 // Equivalent to: `docker image prune`.
 func (s *Store) PruneDangling(inUse func(id v1.Hash) bool) ([]v1.Hash, Removed, error) {
+	pruned, removed, err := s.Prune(func(sum Summary) bool { return sum.Ref == "" && !inUse(sum.ID) })
+	var ids []v1.Hash
+	for _, sum := range pruned {
+		ids = append(ids, sum.ID)
+	}
+	return ids, removed, err
+}
+
+// Prune removes every image of List for which remove returns true (its name, or for a
+// dangling image its nameless entry), all in one update of the index, then collects the
+// garbage once. It returns the images it removed.
+func (s *Store) Prune(remove func(Summary) bool) ([]Summary, Removed, error) {
 	list, err := s.List()
 	if err != nil {
 		return nil, Removed{}, err
 	}
-	prune := map[v1.Hash]bool{}
-	var ids []v1.Hash
+	type entry struct {
+		ref    string
+		digest v1.Hash
+	}
+	prune := map[entry]bool{}
+	var pruned []Summary
 	for _, sum := range list {
-		if sum.Ref == "" && !inUse(sum.ID) {
-			prune[sum.Digest] = true
-			ids = append(ids, sum.ID)
+		if remove(sum) {
+			prune[entry{sum.Ref, sum.Digest}] = true
+			pruned = append(pruned, sum)
 		}
 	}
 	err = s.updateIndex(func(idx *v1.IndexManifest) error {
 		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d v1.Descriptor) bool {
-			return d.Annotations[refNameAnnotation] == "" && prune[d.Digest]
+			return prune[entry{d.Annotations[refNameAnnotation], d.Digest}]
 		})
 		return nil
 	})
@@ -270,7 +286,7 @@ func (s *Store) PruneDangling(inUse func(id v1.Hash) bool) ([]v1.Hash, Removed, 
 		return nil, Removed{}, err
 	}
 	removed, err := s.GC()
-	return ids, removed, err
+	return pruned, removed, err
 }
 
 // Tag gives the image src the additional name dst, replacing what dst named before.
@@ -290,12 +306,17 @@ func (s *Store) image(ref string) (v1.Image, v1.Descriptor, error) {
 	if err != nil {
 		return nil, desc, err
 	}
-	img, err := s.layout.Image(desc.Digest)
+	img, err := s.Image(desc.Digest)
 	if err != nil {
 		return nil, desc, fmt.Errorf("read image %s: %w", ref, err)
 	}
 	return img, desc, nil
 }
+
+// Image returns the stored image whose manifest has the given digest, as a v1.Image whose
+// layers are read from the store's blobs: what a new image is made from with
+// go-containerregistry's mutate, without copying a layer.
+func (s *Store) Image(digest v1.Hash) (v1.Image, error) { return s.layout.Image(digest) }
 
 // Summary is one line of List.
 type Summary struct {
