@@ -155,6 +155,7 @@ func TestBuildSpec(t *testing.T) {
 	assert.NotContains(t, spec.Process.Capabilities.Bounding, "CAP_CHOWN")
 	assert.Empty(t, spec.Process.Capabilities.Inheritable)
 	assert.NotNil(t, spec.Linux.Seccomp)
+	assert.Equal(t, "0 2147483647", spec.Linux.Sysctl["net.ipv4.ping_group_range"], "ping without CAP_NET_RAW")
 	assert.Equal(t, "/"+CgroupParent+"/"+c.ID, spec.Linux.CgroupsPath)
 	var dests []string
 	for _, m := range spec.Mounts {
@@ -168,6 +169,7 @@ func TestBuildSpec(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, spec.Linux.Seccomp)
 	assert.Empty(t, spec.Linux.MaskedPaths)
+	assert.Empty(t, spec.Linux.Sysctl, "in the host's network namespace a sysctl would change the host")
 	assert.False(t, slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }),
 		"--network host keeps the host's network namespace")
 

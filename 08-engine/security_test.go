@@ -1,0 +1,113 @@
+package main_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+
+	"containerlabs/labs/labtest"
+)
+
+// capabilities runs a container with the given options and returns its init's CapEff and
+// CapBnd, as /proc shows them.
+func capabilities(t *testing.T, bin *labtest.Binary, options ...string) (eff, bnd string, res labtest.Result) {
+	args := append(append([]string{"run", "--rm", "--network", "none"}, options...), base, "grep", "-E", "^Cap(Eff|Bnd):", "/proc/1/status")
+	res = bin.Run(t, args...)
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:\t"); ok {
+			eff = v
+		}
+		if v, ok := strings.CutPrefix(line, "CapBnd:\t"); ok {
+			bnd = v
+		}
+	}
+	return eff, bnd, res
+}
+
+// TestLab08Security holds the graded checks of the engine's security: the holes an
+// outside acceptance run found, and the classes behind them.
+func TestLab08Security(t *testing.T) {
+	labtest.RequireRoot(t)
+
+	t.Run("--cap-drop ALL --cap-add NET_BIND_SERVICE leaves exactly NET_BIND_SERVICE", func(t *testing.T) {
+		bin := setup(t)
+		eff, bnd, res := capabilities(t, bin, "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE")
+		require.Equal(t, 0, res.Code, res)
+		advice := labtest.Hint("Docker drops first, then adds: drop ALL, add NET_BIND_SERVICE is bit 10 alone (0x400)")
+		assert.Equal(t, "0000000000000400", eff, advice.With(res))
+		assert.Equal(t, "0000000000000400", bnd, advice.With(res))
+	})
+
+	t.Run("--cap-add and --cap-drop follow Docker in every combination", func(t *testing.T) {
+		bin := setup(t)
+		for _, tc := range []struct {
+			options []string
+			want    string
+			why     string
+		}{
+			{nil, "00000000a80405fb", "the defaults: Docker's set without NET_RAW"},
+			{[]string{"--cap-add", "net_bind_service", "--cap-drop", "all"}, "0000000000000400", "the order on the line does not matter: drops first"},
+			{[]string{"--cap-drop", "ALL"}, "0000000000000000", "drop ALL leaves nothing"},
+			{[]string{"--cap-drop", "CAP_CHOWN"}, "00000000a80405fa", "a name with CAP_ drops it"},
+			{[]string{"--cap-add", "NET_RAW", "--cap-drop", "net_raw"}, "00000000a80425fb", "a capability added and dropped is added"},
+			{[]string{"--cap-add", "sys_time", "--cap-drop", "kill"}, "00000000aa0405db", "drop KILL (bit 5), add SYS_TIME (bit 25)"},
+		} {
+			eff, bnd, res := capabilities(t, bin, tc.options...)
+			require.Equal(t, 0, res.Code, res)
+			assert.Equal(t, tc.want, eff, labtest.Hint("%v: %s", tc.options, tc.why).With(res))
+			assert.Equal(t, tc.want, bnd, labtest.Hint("%v: the bounding set is the same", tc.options))
+		}
+		all, _, res := capabilities(t, bin, "--cap-add", "ALL", "--cap-drop", "ALL")
+		require.Equal(t, 0, res.Code, res)
+		allButAdmin, _, _ := capabilities(t, bin, "--cap-add", "ALL", "--cap-drop", "SYS_ADMIN")
+		assert.NotEqual(t, "0000000000000000", all, labtest.Hint("--cap-add ALL wins over --cap-drop ALL").With(res))
+		var a, b uint64
+		fmt.Sscanf(all, "%x", &a)
+		fmt.Sscanf(allButAdmin, "%x", &b)
+		assert.Equal(t, a&^(1<<21), b, labtest.Hint("--cap-add ALL --cap-drop SYS_ADMIN is everything but bit 21"))
+		for _, bad := range [][]string{{"--cap-add", "FLY"}, {"--cap-drop", "CAP_NET_FLY"}} {
+			res := bin.Run(t, append(append([]string{"run", "--rm"}, bad...), base, "true")...)
+			assert.Equal(t, 125, res.Code, labtest.Hint("%v: an unknown capability is refused", bad).With(res))
+			assert.Contains(t, res.Stderr, bad[1], labtest.Hint("the error names the unknown capability"))
+		}
+	})
+
+	t.Run("ping works between containers, ARP spoofing fails with EPERM", func(t *testing.T) {
+		bin := setup(t)
+		for _, name := range []string{"victim", "spoofer"} {
+			res := bin.Run(t, "run", "-d", "--name", name, base, "sleep", "60")
+			require.Equal(t, 0, res.Code, res)
+		}
+		victim := inspect(t, bin, "victim").Network.IPAddress
+		require.NotEmpty(t, victim)
+		res := bin.Run(t, "exec", "spoofer", "ping", "-c", "1", "-W", "5", victim)
+		assert.Equal(t, 0, res.Code, labtest.Hint("ping uses an ICMP datagram socket: set net.ipv4.ping_group_range in the container").With(res))
+		res = bin.Run(t, "exec", "spoofer", "/probe", "arp-spoof", victim)
+		assert.NotEqual(t, 0, res.Code, labtest.Hint("a container must not forge ARP replies: drop CAP_NET_RAW by default").With(res))
+		assert.Contains(t, res.Stderr, "operation not permitted", labtest.Hint("the packet socket is refused with EPERM").With(res))
+		// Whatever the probe managed, the host's entry for the victim names the victim.
+		victimMAC := strings.TrimSpace(bin.Run(t, "exec", "victim", "cat", "/sys/class/net/eth0/address").Stdout)
+		link, err := netlink.LinkByName(bridge)
+		require.NoError(t, err)
+		time.Sleep(200 * time.Millisecond)
+		neighbours, err := netlink.NeighList(link.Attrs().Index, netlink.FAMILY_V4)
+		require.NoError(t, err)
+		for _, n := range neighbours {
+			if n.IP.String() == victim && n.HardwareAddr != nil {
+				assert.Equal(t, victimMAC, n.HardwareAddr.String(), labtest.Hint("the host's ARP entry for %s was poisoned", victim))
+			}
+		}
+	})
+
+	t.Run("the seccomp profile refuses io_uring", func(t *testing.T) {
+		bin := setup(t)
+		res := bin.Run(t, "run", "--rm", "--network", "none", base, "/probe", "syscall", "io_uring_setup")
+		require.Equal(t, 0, res.Code, res)
+		assert.Equal(t, "io_uring_setup: EPERM\n", res.Stdout, labtest.Hint("take Docker's current profile: io_uring's operations bypass seccomp").With(res))
+	})
+}
