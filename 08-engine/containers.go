@@ -150,7 +150,7 @@ func logs(e *engine.Engine, args []string) (int, error) {
 	}
 	n := -1
 	if tail.set && tail.Value() != "all" {
-		if n, err = tail.Int(-1); err != nil {
+		if n, err = tail.IntIn(-1, 0, maxLines); err != nil {
 			return 125, err
 		}
 	}
@@ -216,7 +216,7 @@ func stop(e *engine.Engine, args []string) (int, error) {
 	if err != nil || len(rest) == 0 {
 		return 125, fmt.Errorf("usage: 08-engine stop [-t SECONDS] CONTAINER...")
 	}
-	t, err := seconds.Int(10)
+	t, err := seconds.IntIn(10, 0, maxSeconds)
 	if err != nil {
 		return 125, err
 	}
@@ -246,7 +246,7 @@ func restart(e *engine.Engine, args []string) (int, error) {
 	if err != nil || len(rest) == 0 {
 		return 125, fmt.Errorf("usage: 08-engine restart [-t SECONDS] CONTAINER...")
 	}
-	t, err := seconds.Int(10)
+	t, err := seconds.IntIn(10, 0, maxSeconds)
 	if err != nil {
 		return 125, err
 	}

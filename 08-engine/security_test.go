@@ -104,6 +104,71 @@ func TestLab08Security(t *testing.T) {
 		}
 	})
 
+	t.Run("a user ID past the end of uid_t is refused, never run as root", func(t *testing.T) {
+		bin := setup(t)
+		for _, user := range []string{"4294967296", "4294967295", "-1", "0:4294967295", "65534:4294967296", "99999999999999999999"} {
+			res := bin.Run(t, "run", "--rm", "--network", "none", "-u", user, base, "id")
+			assert.Equal(t, 125, res.Code, labtest.Hint("-u %s must be refused: (uid_t)-1 means \"unchanged\" and 2^32 wraps to 0 (root)", user).With(res))
+			assert.NotContains(t, res.Stdout, "uid=", labtest.Hint("-u %s: the command must not run at all", user).With(res))
+			_, bad, _ := strings.Cut(user, ":")
+			if bad == "" {
+				bad = user
+			}
+			assert.Contains(t, res.Stderr, bad, labtest.Hint("the error names the bad value").With(res))
+		}
+		assert.Empty(t, strings.TrimSpace(bin.Run(t, "ps", "-aq").Stdout), labtest.Hint("a refused run leaves no container behind"))
+		res := bin.Run(t, "run", "-d", "--name", "target", "--network", "none", base, "sleep", "60")
+		require.Equal(t, 0, res.Code, res)
+		res = bin.Run(t, "exec", "-u", "4294967296", "target", "id", "-u")
+		assert.NotEqual(t, 0, res.Code, labtest.Hint("exec -u 4294967296 must be refused").With(res))
+		assert.NotEqual(t, "0\n", res.Stdout, labtest.Hint("exec -u 4294967296 ran as root").With(res))
+		res = bin.Run(t, "run", "--rm", "--network", "none", "-u", "2147483647:2147483647", base, "id", "-u")
+		assert.Equal(t, "2147483647\n", res.Stdout, labtest.Hint("2^31-1 is the largest ID Docker takes, and it works").With(res))
+	})
+
+	t.Run("every numeric option is range-checked and names its value", func(t *testing.T) {
+		bin := setup(t)
+		res := bin.Run(t, "run", "-d", "--name", "steady", "--network", "none", base, "sleep", "60")
+		require.Equal(t, 0, res.Code, res)
+		for _, tc := range []struct {
+			args []string
+			bad  string
+		}{
+			{[]string{"run", "--memory", "99999999999999999999g", base, "true"}, "99999999999999999999g"},
+			{[]string{"run", "--memory", "-64m", base, "true"}, "-64m"},
+			{[]string{"run", "--cpus", "1e309", base, "true"}, "1e309"},
+			{[]string{"run", "--cpus", "NaN", base, "true"}, "NaN"},
+			{[]string{"run", "--cpus", "-1", base, "true"}, "-1"},
+			{[]string{"run", "--pids-limit", "99999999999999999999", base, "true"}, "99999999999999999999"},
+			{[]string{"run", "--pids-limit", "4194305", base, "true"}, "4194305"},
+			{[]string{"run", "--pids-limit", "-1", base, "true"}, "-1"},
+			{[]string{"run", "-p", "65536:80", base, "true"}, "65536"},
+			{[]string{"run", "-p", "8080:0", base, "true"}, "8080:0"},
+			{[]string{"run", "-p", "18446744073709551697:80", base, "true"}, "18446744073709551697"},
+			{[]string{"run", "--log-opt", "max-file=4294967297", base, "true"}, "4294967297"},
+			{[]string{"run", "--log-opt", "max-file=0", base, "true"}, "max-file=0"},
+			{[]string{"run", "--log-opt", "max-size=99999999999999t", base, "true"}, "99999999999999t"},
+			{[]string{"run", "-u", "1:99999999999", base, "true"}, "99999999999"},
+			{[]string{"stop", "-t", "99999999999999999999", "steady"}, "99999999999999999999"},
+			{[]string{"stop", "-t", "-5", "steady"}, "-5"},
+			{[]string{"restart", "-t", "4294967296000", "steady"}, "4294967296000"},
+			{[]string{"kill", "-s", "65", "steady"}, "65"},
+			{[]string{"kill", "-s", "4294967305", "steady"}, "4294967305"},
+			{[]string{"kill", "-s", "-9", "steady"}, "-9"},
+			{[]string{"logs", "--tail", "99999999999999999999", "steady"}, "99999999999999999999"},
+			{[]string{"logs", "--tail", "-3", "steady"}, "-3"},
+			{[]string{"ps", "--filter", "exited=256"}, "exited=256"},
+			{[]string{"exec", "-u", "4294967295", "steady", "true"}, "4294967295"},
+		} {
+			res := bin.Run(t, tc.args...)
+			assert.Equal(t, 125, res.Code, labtest.Hint("%v: a number out of range is refused before anything happens", tc.args).With(res))
+			assert.Contains(t, res.Stderr, tc.bad, labtest.Hint("%v: the error names %s", tc.args, tc.bad).With(res))
+		}
+		ids := strings.Fields(bin.Run(t, "ps", "-aq").Stdout)
+		assert.Len(t, ids, 1, labtest.Hint("refused runs make no container"))
+		assert.Equal(t, "running", inspect(t, bin, "steady").State.Status, labtest.Hint("refused stop, kill and restart leave the container running"))
+	})
+
 	t.Run("the seccomp profile refuses io_uring", func(t *testing.T) {
 		bin := setup(t)
 		res := bin.Run(t, "run", "--rm", "--network", "none", base, "/probe", "syscall", "io_uring_setup")

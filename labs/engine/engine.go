@@ -139,7 +139,11 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	if c.Config.NetworkMode == "" {
 		c.Config.NetworkMode = "bridge"
 	}
-	if _, err := resolveProcess(c, details.Config); err != nil {
+	p, err := resolveProcess(c, details.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUserIDs(p.User); err != nil {
 		return nil, err
 	}
 	for _, p := range c.Config.Publish {
@@ -231,6 +235,19 @@ func resolveProcess(c *Container, cfg *v1.ConfigFile) (image.Process, error) {
 		p.User = c.Config.User
 	}
 	return p, nil
+}
+
+// checkUserIDs range-checks the numbers of a user ("1000", "1000:1000", "app:50") now, so
+// that a user ID that could never run (-u 4294967296) is refused before the container is
+// made. Names are looked up at start, inside the container's root.
+func checkUserIDs(user string) error {
+	name, group, _ := strings.Cut(user, ":")
+	for _, part := range []struct{ kind, value string }{{"user", name}, {"group", group}} {
+		if _, _, err := image.ParseID(part.kind, part.value); err != nil {
+			return fmt.Errorf("-u %q: %w", user, err)
+		}
+	}
+	return nil
 }
 
 // mountRootfs mounts the container's root, an overlay of the image's layers and its own

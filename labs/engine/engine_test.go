@@ -185,7 +185,7 @@ func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
 	assert.Equal(t, 12, cfg.LogMaxFile)
 	require.NoError(t, ParseLogOptions([]string{"max-size=1.5m"}, &cfg))
 	assert.Equal(t, int64(1572864), cfg.LogMaxSize)
-	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "mode=non-blocking"} {
+	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "max-file=101", "max-file=99999999999999999999", "max-size=99999999999t", "mode=non-blocking"} {
 		assert.Error(t, ParseLogOptions([]string{bad}, &cfg), bad)
 	}
 

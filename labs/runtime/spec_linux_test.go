@@ -99,6 +99,9 @@ func TestValidate(t *testing.T) {
 		}},
 		{"old major version", "version 1", false, func(s *specs.Spec) { s.Version = "0.6.0" }},
 		{"no args", "process.args is empty", false, func(s *specs.Spec) { s.Process.Args = nil }},
+		{"uid (uid_t)-1", "process.user.uid 4294967295", false, func(s *specs.Spec) { s.Process.User.UID = 1<<32 - 1 }},
+		{"gid (gid_t)-1", "process.user.gid 4294967295", false, func(s *specs.Spec) { s.Process.User.GID = 1<<32 - 1 }},
+		{"additional gid (gid_t)-1", "additionalGids: 4294967295", false, func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{1<<32 - 1} }},
 		{"relative hook", "hooks: path", false, func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "cleanup"}}} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
