@@ -45,6 +45,11 @@ func start(e *engine.Engine, args []string) (int, error) {
 		a = &engine.Attach{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	}
 	code, err := e.Start(rest[0], a)
+	if errors.Is(err, engine.ErrAlreadyRunning) && a == nil {
+		// Docker's start of a running container does nothing, successfully: also when
+		// two starts race and the other one won.
+		code, err = 0, nil
+	}
 	if err == nil && a == nil {
 		fmt.Println(rest[0])
 	}
@@ -267,7 +272,15 @@ func rm(e *engine.Engine, args []string) (int, error) {
 	if err != nil || len(rest) == 0 {
 		return 125, fmt.Errorf("usage: 08-engine rm [-f] [-v] CONTAINER...")
 	}
-	return each(rest, func(ref string) error { return e.Remove(ref, force.set, volumes.set) })
+	return each(rest, func(ref string) error {
+		err := e.Remove(ref, force.set, volumes.set)
+		if force.set && errors.Is(err, engine.ErrNotFound) {
+			// rm -f makes sure a container is gone; one that is gone already is success,
+			// as for runc's delete --force (and a --rm container may beat us to it).
+			return nil
+		}
+		return err
+	})
 }
 
 func inspect(e *engine.Engine, args []string) (int, error) {

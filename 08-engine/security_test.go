@@ -2,7 +2,11 @@ package main_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"containerlabs/labs/labtest"
+	"containerlabs/labs/state"
 )
 
 // capabilities runs a container with the given options and returns its init's CapEff and
@@ -85,8 +90,11 @@ func TestLab08Security(t *testing.T) {
 		}
 		victim := inspect(t, bin, "victim").Network.IPAddress
 		require.NotEmpty(t, victim)
-		res := bin.Run(t, "exec", "spoofer", "ping", "-c", "1", "-W", "5", victim)
-		assert.Equal(t, 0, res.Code, labtest.Hint("ping uses an ICMP datagram socket: set net.ipv4.ping_group_range in the container").With(res))
+		// The probe pings as iputils' ping does without CAP_NET_RAW: an ICMP datagram socket
+		// (busybox's ping insists on a raw socket).
+		res := bin.Run(t, "exec", "-u", "65534", "spoofer", "/probe", "ping", victim)
+		assert.Equal(t, 0, res.Code, labtest.Hint("ICMP datagram sockets need net.ipv4.ping_group_range=\"0 2147483647\" in the container").With(res))
+		assert.Equal(t, "echo reply from "+victim+"\n", res.Stdout, res)
 		res = bin.Run(t, "exec", "spoofer", "/probe", "arp-spoof", victim)
 		assert.NotEqual(t, 0, res.Code, labtest.Hint("a container must not forge ARP replies: drop CAP_NET_RAW by default").With(res))
 		assert.Contains(t, res.Stderr, "operation not permitted", labtest.Hint("the packet socket is refused with EPERM").With(res))
@@ -167,6 +175,88 @@ func TestLab08Security(t *testing.T) {
 		ids := strings.Fields(bin.Run(t, "ps", "-aq").Stdout)
 		assert.Len(t, ids, 1, labtest.Hint("refused runs make no container"))
 		assert.Equal(t, "running", inspect(t, bin, "steady").State.Status, labtest.Hint("refused stop, kill and restart leave the container running"))
+	})
+
+	t.Run("rm -f racing a --rm container's own clean-up always succeeds", func(t *testing.T) {
+		bin := setup(t)
+		for i := range 8 {
+			res := bin.Run(t, "run", "-d", "--rm", "--network", "none", base, "sleep", "0.3")
+			require.Equal(t, 0, res.Code, res)
+			id := strings.TrimSpace(res.Stdout)
+			// Around the moment the monitor removes it: before, during, after.
+			time.Sleep(time.Duration(150+50*i) * time.Millisecond)
+			res = bin.Run(t, "rm", "-f", id)
+			assert.Equal(t, 0, res.Code, labtest.Hint("a container already gone is success for rm -f (as runc delete --force)").With(res))
+			assert.NotContains(t, res.Stderr, "lock", res)
+		}
+		time.Sleep(time.Second)
+		assert.Empty(t, strings.TrimSpace(bin.Run(t, "ps", "-aq").Stdout), labtest.Hint("every container is gone"))
+		res := bin.Run(t, "rm", "-f", "never-existed")
+		assert.Equal(t, 0, res.Code, labtest.Hint("rm -f of a container that does not exist is success").With(res))
+		res = bin.Run(t, "rm", "never-existed")
+		assert.Equal(t, 125, res.Code, labtest.Hint("plain rm of a container that does not exist is an error").With(res))
+	})
+
+	t.Run("commands two processes run at once on one container never trip over each other", func(t *testing.T) {
+		bin := setup(t)
+		// Messages a loser of a race may give: all say what happened to the container.
+		fine := regexp.MustCompile(`is not running|no such container|is running: stop it first`)
+		concurrently := func(commands ...[]string) []labtest.Result {
+			results := make([]labtest.Result, len(commands))
+			var wg sync.WaitGroup
+			for i, args := range commands {
+				wg.Add(1)
+				go func() { defer wg.Done(); results[i] = bin.Run(t, args...) }()
+			}
+			wg.Wait()
+			for i, res := range results {
+				if res.Code != 0 {
+					assert.Regexp(t, fine, res.Stderr, labtest.Hint("%v lost a race with a confusing error", commands[i]).With(res))
+				}
+				assert.NotContains(t, res.Stderr, "no such file or directory", labtest.Hint("%v saw the container half removed", commands[i]).With(res))
+			}
+			return results
+		}
+		for round := range 4 {
+			name := fmt.Sprintf("racer%d", round)
+			res := bin.Run(t, "run", "-d", "--name", name, "--network", "none", base, "sleep", "60")
+			require.Equal(t, 0, res.Code, res)
+			// Two stops, a kill, two starts: each ends stopped or running, never broken.
+			for _, res := range concurrently([]string{"stop", "-t", "1", name}, []string{"stop", "-t", "1", name}, []string{"kill", name}) {
+				_ = res
+			}
+			assert.Equal(t, "exited", inspect(t, bin, name).State.Status, labtest.Hint("after stop, stop and kill at once the container has exited"))
+			for _, res := range concurrently([]string{"start", name}, []string{"start", name}) {
+				assert.Equal(t, 0, res.Code, labtest.Hint("start of a running container does nothing, successfully (also when two race)").With(res))
+			}
+			c := inspect(t, bin, name)
+			assert.Equal(t, "running", c.State.Status)
+			monitors := 0
+			procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, p := range procs {
+				if cmdline, _ := os.ReadFile(p); strings.Contains(string(cmdline), "container-monitor\x00"+c.ID) {
+					monitors++
+				}
+			}
+			assert.LessOrEqual(t, monitors, 1, labtest.Hint("two starts at once made two monitors"))
+			// Then everything at once; rm -f must win in the end.
+			concurrently([]string{"rm", "-f", name}, []string{"stop", "-t", "1", name}, []string{"kill", name},
+				[]string{"rm", "-f", name}, []string{"start", name}, []string{"rm", name})
+			res = bin.Run(t, "rm", "-f", name)
+			assert.Equal(t, 0, res.Code, res)
+		}
+		// rm of two names at once, from two processes, in both orders.
+		for _, name := range []string{"a", "b"} {
+			require.Equal(t, 0, bin.Run(t, "run", "-d", "--name", name, "--network", "none", base, "sleep", "60").Code)
+		}
+		for _, res := range concurrently([]string{"rm", "-f", "a", "b"}, []string{"rm", "-f", "b", "a"}) {
+			assert.Equal(t, 0, res.Code, labtest.Hint("two rm -f of the same containers both succeed").With(res))
+		}
+		assert.Empty(t, strings.TrimSpace(bin.Run(t, "ps", "-aq").Stdout), labtest.Hint("no container is left"))
+		root := os.Getenv(state.EnvRoot)
+		left, _ := filepath.Glob(filepath.Join(root, "engine", "containers", "*"))
+		assert.Empty(t, left, labtest.Hint("no container directory is left"))
+		assert.Empty(t, labtest.MountsUnder(t, root), labtest.Hint("no root file system stays mounted"))
 	})
 
 	t.Run("the seccomp profile refuses io_uring", func(t *testing.T) {

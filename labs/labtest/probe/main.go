@@ -12,6 +12,7 @@
 //	probe fork N        fork up to N sleeping children; report how many, and why it stopped
 //	probe spin SECONDS  burn CPU for SECONDS of wall-clock time
 //	probe arp-spoof IP  claim IP with a forged ARP reply on eth0 (needs a packet socket)
+//	probe ping IP       one ICMP echo through a datagram socket, as iputils' ping sends it
 //	probe syscall NAME  make a harmless call (io_uring_setup) and report its errno
 package main
 
@@ -30,7 +31,7 @@ import (
 	"containerlabs/labs/rootfs"
 )
 
-const usage = `usage: probe escape FILE | hog MIB | fork N | spin SECONDS | arp-spoof IP | syscall NAME`
+const usage = `usage: probe escape FILE | hog MIB | fork N | spin SECONDS | arp-spoof IP | ping IP | syscall NAME`
 
 func main() {
 	if len(os.Args) != 3 {
@@ -49,6 +50,8 @@ func main() {
 		err = withNumber(arg, spin)
 	case "arp-spoof":
 		err = arpSpoof(arg)
+	case "ping":
+		err = ping(arg)
 	case "syscall":
 		err = probeSyscall(arg)
 	default:
@@ -173,6 +176,40 @@ func arpSpoof(ip string) error {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// ping sends one ICMP echo request through an ICMP datagram socket, the kind iputils' ping
+// opens when it has no CAP_NET_RAW, and waits for the reply. The kernel allows such a
+// socket to the groups in net.ipv4.ping_group_range, writes the ICMP identifier and
+// checksum itself, and sends nothing but echo requests: it cannot forge a frame.
+// (busybox's ping only ever opens a raw socket, so it needs CAP_NET_RAW.)
+func ping(ip string) error {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is4() {
+		return fmt.Errorf("%q is not an IPv4 address", ip)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP)
+	if err != nil {
+		return fmt.Errorf("socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP): %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
+		return err
+	}
+	echo := []byte{8, 0, 0, 0, 0, 0, 0, 1, 'p', 'r', 'o', 'b', 'e'} // type 8: echo request, sequence 1
+	if err := unix.Sendto(fd, echo, 0, &unix.SockaddrInet4{Addr: addr.As4()}); err != nil {
+		return fmt.Errorf("send the echo request: %w", err)
+	}
+	buf := make([]byte, 1500)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return fmt.Errorf("no echo reply from %s: %w", ip, err)
+	}
+	if n < 8 || buf[0] != 0 {
+		return fmt.Errorf("%s answered with ICMP type %d, not an echo reply", ip, buf[0])
+	}
+	fmt.Printf("echo reply from %s\n", ip)
+	return nil
+}
 
 // probeSyscall makes a call that a seccomp filter may refuse, with arguments that make it
 // fail harmlessly if it is allowed, and prints the errno the kernel returned: EPERM from a
