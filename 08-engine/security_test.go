@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,9 +15,26 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 
+	"containerlabs/labs/engine"
 	"containerlabs/labs/labtest"
+	"containerlabs/labs/mount"
+	"containerlabs/labs/rootfs"
 	"containerlabs/labs/state"
 )
+
+// isMountPoint reports whether dir is a mount point of this host.
+func isMountPoint(dir string) bool {
+	table, err := mount.Table()
+	if err != nil {
+		return false
+	}
+	for _, m := range table {
+		if m.Target == dir {
+			return true
+		}
+	}
+	return false
+}
 
 // capabilities runs a container with the given options and returns its init's CapEff and
 // CapBnd, as /proc shows them.
@@ -32,6 +50,46 @@ func capabilities(t *testing.T, bin *labtest.Binary, options ...string) (eff, bn
 		}
 	}
 	return eff, bnd, res
+}
+
+// openStateRoot gives a check a state root as a host has one, /var/lib/containerlabs made
+// by the engine in a directory everyone may pass (not a private temp dir, which would hide
+// what the engine's own modes allow), with the busybox image and one whose /bin/suid is a
+// setuid-root copy of busybox.
+func openStateRoot(t *testing.T, bin *labtest.Binary) string {
+	parent := labtest.TempDir(t)
+	require.NoError(t, os.Chmod(parent, 0o755))
+	root := filepath.Join(parent, "containerlabs")
+	t.Setenv(state.EnvRoot, root)
+	t.Cleanup(func() {
+		if ids := strings.Fields(bin.Run(t, "ps", "-aq").Stdout); len(ids) > 0 {
+			bin.Run(t, append([]string{"rm", "-f", "-v"}, ids...)...)
+		}
+		bin.Run(t, "system", "prune", "--volumes")
+	})
+	busybox := labtest.BusyboxRoot(t)
+	labtest.InstallProbe(t, busybox)
+	suid := filepath.Join(busybox, "bin", "suid")
+	_, err := rootfs.CopyFile(filepath.Join(busybox, "bin", "busybox"), suid)
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(suid, 0o4755|os.ModeSetuid))
+	res := bin.Run(t, "import", "-c", `CMD ["sh"]`, busybox, base)
+	require.Equal(t, 0, res.Code, res)
+	return root
+}
+
+// reachableBy lists the paths that user uid can reach (stat) on this host, by asking a
+// shell that runs as that user: the kernel's own answer, every directory on the way
+// included.
+func reachableBy(t *testing.T, uid int, paths []string) []string {
+	busybox, err := rootfs.FindBusybox()
+	require.NoError(t, err)
+	id := fmt.Sprint(uid)
+	res := labtest.Command(t, labtest.Options{Stdin: strings.NewReader(strings.Join(paths, "\n") + "\n")},
+		"setpriv", "--reuid", id, "--regid", id, "--clear-groups", "--", busybox, "sh", "-c",
+		`while IFS= read -r p; do if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi; done`)
+	require.Equal(t, 0, res.Code, res)
+	return strings.Fields(res.Stdout)
 }
 
 // TestLab08Security holds the graded checks of the engine's security: the holes an
@@ -257,6 +315,75 @@ func TestLab08Security(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(root, "engine", "containers", "*"))
 		assert.Empty(t, left, labtest.Hint("no container directory is left"))
 		assert.Empty(t, labtest.MountsUnder(t, root), labtest.Hint("no root file system stays mounted"))
+	})
+
+	t.Run("no other user reaches a setuid-root binary of an image or a running container", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		t.Setenv(engine.EnvBridge, bridge)
+		t.Setenv(engine.EnvSubnet, subnet)
+		root := openStateRoot(t, bin)
+		res := bin.Run(t, "run", "-d", "--name", "running", "--network", "none", base, "sleep", "60")
+		require.Equal(t, 0, res.Code, res)
+		id := strings.TrimSpace(res.Stdout)
+		layers, _ := filepath.Glob(filepath.Join(root, "images", "layers", "*", "bin", "suid"))
+		require.NotEmpty(t, layers, "the image's layer holds bin/suid")
+		targets := append(layers, filepath.Join(root, "engine", "containers", id, "rootfs", "bin", "suid"))
+		for _, p := range targets {
+			info, err := os.Stat(p)
+			require.NoError(t, err)
+			require.NotZero(t, info.Mode()&os.ModeSetuid, "%s is setuid root", p)
+		}
+		assert.Empty(t, reachableBy(t, 65534, targets), labtest.Hint(
+			"uid 65534 can reach a setuid-root binary: close the state root's directories (Docker's data root is 0710, podman's store 0700)"))
+		suidRes := labtest.Command(t, labtest.Options{}, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", layers[0], "id")
+		assert.NotContains(t, suidRes.Stdout, "euid=0", labtest.Hint("a local user ran a setuid-root binary from an image").With(suidRes))
+	})
+
+	t.Run("nothing under the state root is reachable by other users but the listed passages", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		t.Setenv(engine.EnvBridge, bridge)
+		t.Setenv(engine.EnvSubnet, subnet)
+		root := openStateRoot(t, bin)
+		// A bit of everything: a running container with a named and an anonymous volume, a
+		// stopped one, logs, the network, a committed image.
+		res := bin.Run(t, "run", "-d", "--name", "busy", "-v", "named:/named", "-v", "/anon", base, "sh", "-c", "echo hi; sleep 60")
+		require.Equal(t, 0, res.Code, res)
+		require.Equal(t, 0, bin.Run(t, "run", "--name", "done", "--network", "none", base, "sh", "-c", "echo x > /file").Code)
+		require.Equal(t, 0, bin.Run(t, "commit", "done", "labs/committed:v1").Code)
+		var paths []string
+		require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			paths = append(paths, p)
+			if d.IsDir() && p != root && isMountPoint(p) {
+				return filepath.SkipDir // a running container's root: its own files
+			}
+			return nil
+		}))
+		require.Greater(t, len(paths), 100)
+		assert.Empty(t, reachableBy(t, 65534, paths), labtest.Hint("uid 65534 reaches these under the state root"))
+
+		// Each directory of the stores on its own, as if every one above it were open:
+		// closed to others, and at most passable by the --userns group.
+		passages := map[string]bool{".": true, "images": true, "images/layers": true}
+		content := regexp.MustCompile(`^(images/layers/[^/]+(/|$)|engine/containers/[^/]+/(upper|work|rootfs|etc|logs)(/|$)|engine/volumes/[^/]+/_data(/|$)|engine/runtime/.)`)
+		for _, p := range paths {
+			rel, _ := filepath.Rel(root, p)
+			info, err := os.Lstat(p)
+			if err != nil || !info.IsDir() || content.MatchString(rel) {
+				continue
+			}
+			st := info.Sys().(*syscall.Stat_t)
+			mode := info.Mode().Perm()
+			assert.Zero(t, mode&0o007, labtest.Hint("%s (mode %04o) lets other users in", rel, mode))
+			if passages[rel] {
+				assert.Equal(t, os.FileMode(0o710), mode, labtest.Hint("%s is a passage for the --userns group only", rel))
+				assert.Equal(t, uint32(state.PassageGroup), st.Gid, labtest.Hint("%s belongs to the group of a --userns container's root", rel))
+			} else {
+				assert.Zero(t, mode&0o077, labtest.Hint("%s (mode %04o) is root's alone", rel, mode))
+			}
+		}
 	})
 
 	t.Run("the seccomp profile refuses io_uring", func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"containerlabs/labs/network"
 	"containerlabs/labs/overlay"
 	"containerlabs/labs/runtime"
+	"containerlabs/labs/state"
 )
 
 // BuildCache is the repository under which a build (labs/build) files the image each of
@@ -64,6 +65,17 @@ func Open(root string) (*Engine, error) {
 	// containers/); the image store and the network are shared: an image imported with
 	// 07-images runs here, and all containers share labs0 and its address book.
 	own := filepath.Join(root, "engine")
+	// Nothing under the state root is for other users (see state.PassageDir for why, and
+	// for the one group a lab's --userns container needs to pass). The engine itself never
+	// runs a container as another host user, so its own directories are closed.
+	if err := state.PassageDir(root); err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{own, filepath.Join(own, "runtime"), filepath.Join(root, "network")} {
+		if err := state.ClosedDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	store, err := OpenStore(own)
 	if err != nil {
 		return nil, err
@@ -162,6 +174,9 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 		return nil, err
 	}
 	dir := e.Store.Dir(c.ID)
+	// upper's mode becomes the mode of the container's "/", and rootfs is its mount point;
+	// etc holds the /etc files bind-mounted in. All are closed off by the container's
+	// directory above them.
 	for _, sub := range []string{"upper", "work", "rootfs", "etc", "logs"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 			_ = e.Store.Remove(c)

@@ -92,7 +92,7 @@ type Store struct {
 // OpenStore opens the containers (and names) directories under the engine's state root.
 func OpenStore(root string) (*Store, error) {
 	for _, dir := range []string{"containers", "names"} {
-		if err := os.MkdirAll(filepath.Join(root, dir), 0o711); err != nil {
+		if err := state.ClosedDir(filepath.Join(root, dir)); err != nil {
 			return nil, fmt.Errorf("open the container store in %s: %w", root, err)
 		}
 	}
@@ -131,7 +131,7 @@ func (s *Store) Create(c *Container) error {
 	_, err = f.WriteString(c.ID)
 	f.Close()
 	if err == nil {
-		err = os.Mkdir(s.Dir(c.ID), 0o711)
+		err = os.Mkdir(s.Dir(c.ID), 0o700)
 	}
 	if err == nil {
 		err = s.Save(c)
