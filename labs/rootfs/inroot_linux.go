@@ -143,7 +143,9 @@ func MkdirAllInRoot(root *os.File, path string, perm os.FileMode) (*os.File, err
 }
 
 // CreateInRoot makes sure a mount point exists at path inside root, a directory (dir) or
-// an empty file, and returns it opened with O_PATH, for a mount through its descriptor.
+// an empty file, and returns it opened with O_PATH, for a mount through its descriptor. A
+// symlink on the way, or at the end, is followed inside root: an image whose /etc/resolv.conf
+// is a link to ../run/resolv.conf gets the file made there, as runc makes it.
 func CreateInRoot(root *os.File, path string, dir bool) (*os.File, error) {
 	if dir {
 		return MkdirAllInRoot(root, path, 0o755)
@@ -152,18 +154,18 @@ func CreateInRoot(root *os.File, path string, dir bool) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer parent.Close()
+	parent.Close()
 	f, err := OpenInRoot(root, path, unix.O_PATH)
-	if err == nil {
-		return f, nil
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, err
 	}
-	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(path), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil && !errors.Is(err, unix.EEXIST) {
+	// Missing (or a link to something missing): made empty, never opened for writing if
+	// something appeared meanwhile (O_NONBLOCK: a FIFO put there would not block us).
+	f, err = OpenInRoot(root, path, unix.O_CREAT|unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	if err != nil {
 		return nil, fmt.Errorf("make %s inside %s: %w", path, root.Name(), err)
 	}
-	if err == nil {
-		unix.Close(fd)
-	}
+	f.Close()
 	return OpenInRoot(root, path, unix.O_PATH)
 }
 

@@ -75,4 +75,16 @@ func TestMkdirAllInRootFollowsLinksInsideOnly(t *testing.T) {
 	require.NoError(t, err)
 	f.Close()
 	assert.FileExists(t, filepath.Join(rootDir, "etc/hosts"))
+	require.NoError(t, os.MkdirAll(filepath.Join(rootDir, "run"), 0o755))
+	require.NoError(t, os.Symlink("../run/resolv.conf", filepath.Join(rootDir, "etc/resolv.conf")))
+	f, err = CreateInRoot(root, "/etc/resolv.conf", false)
+	require.NoError(t, err, "a dangling link inside the root gets its target made")
+	f.Close()
+	assert.FileExists(t, filepath.Join(rootDir, "run/resolv.conf"))
+	require.NoError(t, os.Symlink(filepath.Join(host, "made"), filepath.Join(rootDir, "etc/out")))
+	f, err = CreateInRoot(root, "/etc/out", false)
+	if err == nil {
+		f.Close()
+	}
+	assert.NoFileExists(t, filepath.Join(host, "made"), "a link to a host path makes nothing on the host")
 }
