@@ -92,6 +92,19 @@ func reachableBy(t *testing.T, uid int, paths []string) []string {
 	return strings.Fields(res.Stdout)
 }
 
+// importWithLinks imports the busybox image with the given paths replaced by symlinks.
+func importWithLinks(t *testing.T, bin *labtest.Binary, ref string, links map[string]string) {
+	busybox := labtest.BusyboxRoot(t)
+	for name, target := range links {
+		p := filepath.Join(busybox, name)
+		require.NoError(t, os.RemoveAll(p))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.Symlink(target, p))
+	}
+	res := bin.Run(t, "import", busybox, ref)
+	require.Equal(t, 0, res.Code, res)
+}
+
 // TestLab08Security holds the graded checks of the engine's security: the holes an
 // outside acceptance run found, and the classes behind them.
 func TestLab08Security(t *testing.T) {
@@ -384,6 +397,72 @@ func TestLab08Security(t *testing.T) {
 				assert.Zero(t, mode&0o077, labtest.Hint("%s (mode %04o) is root's alone", rel, mode))
 			}
 		}
+	})
+
+	t.Run("an image whose /proc is a symlink is refused", func(t *testing.T) {
+		bin := setup(t)
+		importWithLinks(t, bin, "labs/proclink:v1", map[string]string{"proc": "/tmp"})
+		res := bin.Run(t, "run", "--rm", "--network", "none", "labs/proclink:v1", "sh", "-c", "ls /tmp | head -3")
+		assert.Equal(t, 125, res.Code, labtest.Hint("procfs goes on a real directory only: refuse an image whose /proc is a symlink (runc does)").With(res))
+		assert.Contains(t, res.Stderr, "/proc", labtest.Hint("the error says which mount point is wrong").With(res))
+		importWithLinks(t, bin, "labs/syslink:v1", map[string]string{"sys": "../../.."})
+		res = bin.Run(t, "run", "--rm", "--network", "none", "labs/syslink:v1", "true")
+		assert.Equal(t, 125, res.Code, labtest.Hint("sysfs goes on a real directory only").With(res))
+	})
+
+	t.Run("volume and /etc/hosts targets are resolved inside the root, never into /proc", func(t *testing.T) {
+		bin := setup(t)
+		marker, content := labtest.Marker(t)
+		hostDir := filepath.Dir(marker)
+		importWithLinks(t, bin, "labs/links:v1", map[string]string{
+			"data":   "/etc",           // absolute: the container's /etc
+			"up":     "../../../../..", // climbing: stops at the container's root
+			"hostly": hostDir,          // the host's path: means nothing inside
+		})
+		res := bin.Run(t, "run", "--rm", "--network", "none", "-v", hostDir+":/data", "labs/links:v1", "cat", "/etc/marker")
+		assert.Equal(t, content, res.Stdout, labtest.Hint("-v ...:/data where /data -> /etc mounts on the container's /etc").With(res))
+		res = bin.Run(t, "run", "--rm", "--network", "none", "-v", hostDir+":/up/mnt/x", "labs/links:v1", "cat", "/mnt/x/marker")
+		assert.Equal(t, content, res.Stdout, labtest.Hint("a climbing link stops at the container's root").With(res))
+		bin.Run(t, "run", "--rm", "--network", "none", "-v", "vol:/hostly/sub", "labs/links:v1", "true")
+		entries, _ := os.ReadDir(hostDir)
+		assert.Len(t, entries, 1, labtest.Hint("nothing was made in the host directory the link names"))
+
+		importWithLinks(t, bin, "labs/hostslink:v1", map[string]string{"etc/hosts": "/proc/sys/kernel/core_pattern"})
+		res = bin.Run(t, "run", "--rm", "labs/hostslink:v1", "true")
+		assert.Equal(t, 125, res.Code, labtest.Hint("/etc/hosts -> /proc/...: the engine's bind of /etc/hosts must not land in /proc").With(res))
+		assert.Contains(t, res.Stderr, "/proc", res)
+	})
+
+	t.Run("cp never reads or writes outside the container while it swaps symlinks", func(t *testing.T) {
+		bin := setup(t)
+		marker, content := labtest.Marker(t)
+		hostDir := filepath.Dir(marker)
+		// The container flips /race/d between a directory holding a file named like the
+		// marker and a symlink to the host directory that holds the real marker, as fast
+		// as it can: a cp that looks the path up and opens it later follows the symlink on
+		// the host, with the host's root.
+		script := fmt.Sprintf(`mkdir -p /race; while true; do rm -rf /race/d; mkdir /race/d; echo decoy > /race/d/marker; rm -rf /race/d; ln -s %s /race/d; done`, hostDir)
+		res := bin.Run(t, "run", "-d", "--name", "racer", "--network", "none", base, "sh", "-c", script)
+		require.Equal(t, 0, res.Code, res)
+		out := labtest.TempDir(t)
+		upload := filepath.Join(labtest.TempDir(t), "pwned")
+		require.NoError(t, os.WriteFile(upload, []byte("written by cp\n"), 0o644))
+		deadline := time.Now().Add(6 * time.Second)
+		tries := 0
+		for time.Now().Before(deadline) {
+			tries++
+			bin.Run(t, "cp", "racer:/race/d/marker", filepath.Join(out, "got"))
+			if data, err := os.ReadFile(filepath.Join(out, "got")); err == nil {
+				require.NotEqual(t, content, string(data), labtest.Hint("cp read the host's file through a symlink swapped in (CVE-2018-15664)"))
+			}
+			bin.Run(t, "cp", upload, "racer:/race/d")
+			_, err := os.Stat(filepath.Join(hostDir, "pwned"))
+			require.True(t, os.IsNotExist(err), labtest.Hint("cp wrote into the host's directory through a symlink swapped in (CVE-2018-15664)"))
+		}
+		t.Logf("%d rounds of cp in and out", tries)
+		data, err := os.ReadFile(marker)
+		require.NoError(t, err)
+		assert.Equal(t, content, string(data))
 	})
 
 	t.Run("the seccomp profile refuses io_uring", func(t *testing.T) {
