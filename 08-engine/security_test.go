@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -470,5 +472,31 @@ func TestLab08Security(t *testing.T) {
 		res := bin.Run(t, "run", "--rm", "--network", "none", base, "/probe", "syscall", "io_uring_setup")
 		require.Equal(t, 0, res.Code, res)
 		assert.Equal(t, "io_uring_setup: EPERM\n", res.Stdout, labtest.Hint("take Docker's current profile: io_uring's operations bypass seccomp").With(res))
+	})
+}
+
+// TestLab08Archives checks that load recognises compression by content, as docker load.
+func TestLab08Archives(t *testing.T) {
+	labtest.RequireRoot(t)
+
+	t.Run("load takes a gzip-compressed archive, whatever its layers are compressed with", func(t *testing.T) {
+		bin := setup(t)
+		dir := labtest.TempDir(t)
+		saved := filepath.Join(dir, "saved.tar")
+		res := bin.Run(t, "save", "-o", saved, base)
+		require.Equal(t, 0, res.Code, res)
+		data, err := os.ReadFile(saved)
+		require.NoError(t, err)
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, err = zw.Write(data)
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		require.NoError(t, os.WriteFile(saved+".gz", gz.Bytes(), 0o644))
+		require.Equal(t, 0, bin.Run(t, "rmi", base).Code)
+		res = bin.Run(t, "load", "-i", saved+".gz")
+		require.Equal(t, 0, res.Code, labtest.Hint("`docker save | gzip` loads: recognise gzip by its magic bytes, 1f 8b").With(res))
+		res = bin.Run(t, "run", "--rm", "--network", "none", base, "echo", "loaded")
+		assert.Equal(t, "loaded\n", res.Stdout, res)
 	})
 }

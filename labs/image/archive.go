@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -184,7 +185,9 @@ func (s *Store) writeTarBlob(tw *tar.Writer, h v1.Hash) error {
 
 // Load reads an image archive, a docker-archive or an OCI layout tarball (recognised by
 // its files), adds its images to the store, verifying every digest, and returns the
-// names it filed them under.
+// names it filed them under. The archive may be compressed as a whole (`docker save |
+// gzip`), and each layer in it may be plain, gzip or zstd: both are recognised by their
+// first bytes, never by a file name, as `docker load` does.
 //
 // Equivalent to: `docker load -i FILE.tar`.
 func (s *Store) Load(r io.Reader) ([]string, error) {
@@ -201,7 +204,12 @@ func (s *Store) Load(r io.Reader) ([]string, error) {
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	if _, err := io.Copy(spool, r); err != nil {
+	stream, err := decompress(bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	defer stream.Close()
+	if _, err := io.Copy(spool, stream); err != nil {
 		return nil, fmt.Errorf("load: read archive: %w", err)
 	}
 	files, err := archiveFiles(spool)
