@@ -259,8 +259,10 @@ func restart(e *engine.Engine, args []string) (int, error) {
 		if err := e.Stop(ref, syscall.SIGTERM, time.Duration(t)*time.Second); err != nil {
 			return err
 		}
-		_, err := e.Start(ref, nil)
-		return err
+		if _, err := e.Start(ref, nil); !errors.Is(err, engine.ErrAlreadyRunning) {
+			return err
+		}
+		return nil // started by another command meanwhile: running, as asked
 	})
 }
 
