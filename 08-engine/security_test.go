@@ -458,6 +458,16 @@ func TestLab08Security(t *testing.T) {
 			if data, err := os.ReadFile(filepath.Join(out, "got")); err == nil {
 				require.NotEqual(t, content, string(data), labtest.Hint("cp read the host's file through a symlink swapped in (CVE-2018-15664)"))
 			}
+			// A directory is worse: the walk down it is one long window.
+			tree := filepath.Join(out, fmt.Sprint("tree", tries))
+			bin.Run(t, "cp", "racer:/race", tree)
+			_ = filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					data, _ := os.ReadFile(p)
+					require.NotEqual(t, content, string(data), labtest.Hint("cp of a directory walked into the host's through a symlink swapped in (CVE-2018-15664)"))
+				}
+				return nil
+			})
 			bin.Run(t, "cp", upload, "racer:/race/d")
 			_, err := os.Stat(filepath.Join(hostDir, "pwned"))
 			require.True(t, os.IsNotExist(err), labtest.Hint("cp wrote into the host's directory through a symlink swapped in (CVE-2018-15664)"))

@@ -81,7 +81,6 @@ func zstded(t *testing.T, data []byte) []byte {
 func TestLoadDetectsEachLayersCompression(t *testing.T) {
 	labtest.RequireRoot(t)
 	base := labtest.TempDir(t)
-	s := openStore(t, filepath.Join(base, "store"))
 	one, two := tarOf(t, file("one", "first layer")), tarOf(t, file("two", "second layer"))
 	for name, stored := range map[string][][]byte{
 		"plain":       {one, two},
@@ -91,6 +90,8 @@ func TestLoadDetectsEachLayersCompression(t *testing.T) {
 		"zstd, gzip":  {zstded(t, one), gzipped(t, two)},
 	} {
 		t.Run(name, func(t *testing.T) {
+			// A store of its own: one that has a layer already would not unpack it again.
+			s := openStore(t, filepath.Join(base, strings.NewReplacer(", ", "-").Replace(name)))
 			ref := "labs/mixed:" + strings.NewReplacer(", ", "-").Replace(name)
 			loaded, err := s.Load(bytes.NewReader(dockerArchive(t, ref, [][]byte{one, two}, stored)))
 			require.NoError(t, err)
@@ -108,6 +109,7 @@ func TestLoadDetectsEachLayersCompression(t *testing.T) {
 	}
 	for name, compress := range map[string]func(*testing.T, []byte) []byte{"gzip": gzipped, "zstd": zstded} {
 		t.Run("the whole archive compressed with "+name, func(t *testing.T) {
+			s := openStore(t, filepath.Join(base, "whole-"+name))
 			archive := dockerArchive(t, "labs/whole:"+name, [][]byte{one, two}, [][]byte{gzipped(t, one), two})
 			loaded, err := s.Load(bytes.NewReader(compress(t, archive)))
 			require.NoError(t, err, "docker load takes `docker save | gzip`")
