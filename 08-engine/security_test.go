@@ -1,9 +1,12 @@
 package main_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
@@ -509,5 +513,71 @@ func TestLab08Archives(t *testing.T) {
 		require.Equal(t, 0, res.Code, labtest.Hint("`docker save | gzip` loads: recognise gzip by its magic bytes, 1f 8b").With(res))
 		res = bin.Run(t, "run", "--rm", "--network", "none", base, "echo", "loaded")
 		assert.Equal(t, "loaded\n", res.Stdout, res)
+	})
+
+	t.Run("load takes a docker-archive whose layers are plain and gzip-compressed", func(t *testing.T) {
+		bin := setup(t)
+		dir := labtest.TempDir(t)
+		saved := filepath.Join(dir, "saved.tar")
+		res := bin.Run(t, "save", "-o", saved, base)
+		require.Equal(t, 0, res.Code, res)
+		// The saved busybox layer (gzip), and a second, plain one on top, both called
+		// layer.tar: only their bytes say which is which.
+		var manifest []struct {
+			Config string
+			Layers []string
+		}
+		files := map[string][]byte{}
+		f, err := os.Open(saved)
+		require.NoError(t, err)
+		tr := tar.NewReader(f)
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			data, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			files[hdr.Name] = data
+		}
+		f.Close()
+		require.NoError(t, json.Unmarshal(files["manifest.json"], &manifest))
+		require.Len(t, manifest, 1)
+		var top bytes.Buffer
+		tw := tar.NewWriter(&top)
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "mixed", Mode: 0o644, Size: 6, Typeflag: tar.TypeReg}))
+		_, err = tw.Write([]byte("mixed\n"))
+		require.NoError(t, err)
+		require.NoError(t, tw.Close())
+		diffID, _, err := v1.SHA256(bytes.NewReader(top.Bytes()))
+		require.NoError(t, err)
+		var cfg map[string]any
+		require.NoError(t, json.Unmarshal(files[manifest[0].Config], &cfg))
+		rootfs := cfg["rootfs"].(map[string]any)
+		rootfs["diff_ids"] = append(rootfs["diff_ids"].([]any), diffID.String())
+		delete(cfg, "history")
+		config, err := json.Marshal(cfg)
+		require.NoError(t, err)
+		layers := []string{"base/layer.tar", "top/layer.tar"}
+		out, err := json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{"labs/mixed:v1"}, "Layers": layers}})
+		require.NoError(t, err)
+		var archive bytes.Buffer
+		aw := tar.NewWriter(&archive)
+		for _, e := range []struct {
+			name string
+			data []byte
+		}{{"manifest.json", out}, {"config.json", config}, {layers[0], files[manifest[0].Layers[0]]}, {layers[1], top.Bytes()}} {
+			require.NoError(t, aw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}))
+			_, err := aw.Write(e.data)
+			require.NoError(t, err)
+		}
+		require.NoError(t, aw.Close())
+		mixed := filepath.Join(dir, "mixed.tar")
+		require.NoError(t, os.WriteFile(mixed, archive.Bytes(), 0o644))
+		res = bin.Run(t, "load", "-i", mixed)
+		require.Equal(t, 0, res.Code, labtest.Hint("judge each layer's compression by its own first bytes, never by its name or the first layer's").With(res))
+		res = bin.Run(t, "run", "--rm", "--network", "none", "labs/mixed:v1", "cat", "/mixed")
+		assert.Equal(t, "mixed\n", res.Stdout, res)
 	})
 }
