@@ -153,7 +153,8 @@ func mountOne(cfg *initConfig, m specs.Mount) error {
 		err = mountFS(m, o, dest, mounted)
 	}
 	if err != nil {
-		return err
+		// The errors name the target as the kernel got it, /proc/self/fd/N: say which.
+		return fmt.Errorf("%s in the container (%s): %w", m.Destination, dest, err)
 	}
 	if len(o.propagation) == 0 && o.attrSet == 0 && o.attrClear == 0 {
 		return nil
