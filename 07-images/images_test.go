@@ -3,6 +3,7 @@ package main_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"log"
@@ -299,9 +300,10 @@ func TestLab07(t *testing.T) {
 			res := bin.Run(t, "load", "-i", file)
 			assert.NotEqual(t, 0, res.Code, labtest.Hint("a layer with %s must be refused", name).With(res))
 		}
-		corrupt := corruptBlob(t, archive(t, dir, "evil/digest:v1", layerTar(t, "fine")))
-		res := bin.Run(t, "load", "-i", corrupt)
-		assert.NotEqual(t, 0, res.Code, labtest.Hint("a layer whose content does not match its digest must be refused").With(res))
+		swapped := swapLayer(t, archive(t, dir, "evil/digest:v1", layerTar(t, "fine")), layerTar(t, "swapped"))
+		res := bin.Run(t, "load", "-i", swapped)
+		assert.NotEqual(t, 0, res.Code, labtest.Hint("a layer whose content does not match its diff ID must be refused").With(res))
+		assert.Contains(t, res.Stderr, "diff ID", labtest.Hint("refuse it for the digest, not for some other reason").With(res))
 		assert.Equal(t, before, outsideState(t, sandbox), labtest.Hint("nothing may be written outside the state root"))
 		_, err := os.Stat("/tmp/escaped")
 		assert.True(t, os.IsNotExist(err), labtest.Hint("nothing may escape to /tmp"))
@@ -327,13 +329,21 @@ func withConfig(t *testing.T, file, ref string, config v1.Config) string {
 	return out
 }
 
-// corruptBlob flips a byte inside the first layer blob of a docker-archive, leaving the
-// manifest's digests as they were.
-func corruptBlob(t *testing.T, file string) string {
+// swapLayer replaces the first layer blob of a docker-archive with replacement, a valid
+// tar, gzip-compressed validly, leaving the config's diff IDs as they were: only a check
+// of the content against its digest can tell. (A flipped byte would not do: gzip's own
+// CRC refuses it first, so the check would pass without any digest being checked.)
+func swapLayer(t *testing.T, file string, replacement []byte) string {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write(replacement)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
 	data := mustRead(t, file)
 	tr := tar.NewReader(bytes.NewReader(data))
 	var out bytes.Buffer
 	tw := tar.NewWriter(&out)
+	swapped := false
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -342,15 +352,17 @@ func corruptBlob(t *testing.T, file string) string {
 		require.NoError(t, err)
 		body, err := io.ReadAll(tr)
 		require.NoError(t, err)
-		if strings.HasSuffix(hdr.Name, ".tar.gz") && len(body) > 20 {
-			body[len(body)/2] ^= 0xff
+		if strings.HasSuffix(hdr.Name, ".tar.gz") && !swapped {
+			body, swapped = gz.Bytes(), true
+			hdr.Size = int64(len(body))
 		}
 		require.NoError(t, tw.WriteHeader(hdr))
 		_, err = tw.Write(body)
 		require.NoError(t, err)
 	}
+	require.True(t, swapped, "the archive has a .tar.gz layer")
 	require.NoError(t, tw.Close())
-	path := file + ".corrupt.tar"
+	path := file + ".swapped.tar"
 	require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
 	return path
 }

@@ -240,9 +240,9 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 		}
 	}
 	if pids.set {
-		n, err := pids.Int(0)
-		if err != nil || n < 1 {
-			return engine.CreateRequest{}, false, fmt.Errorf("--pids-limit %q: want a positive number", pids.Value())
+		n, err := pids.IntIn(0, 1, maxPidsLimit)
+		if err != nil {
+			return engine.CreateRequest{}, false, err
 		}
 		cfg.PidsLimit = int64(n)
 	}

@@ -16,6 +16,7 @@ import (
 	"containerlabs/labs/network"
 	"containerlabs/labs/overlay"
 	"containerlabs/labs/runtime"
+	"containerlabs/labs/state"
 )
 
 // BuildCache is the repository under which a build (labs/build) files the image each of
@@ -64,6 +65,17 @@ func Open(root string) (*Engine, error) {
 	// containers/); the image store and the network are shared: an image imported with
 	// 07-images runs here, and all containers share labs0 and its address book.
 	own := filepath.Join(root, "engine")
+	// Nothing under the state root is for other users (see state.PassageDir for why, and
+	// for the one group a lab's --userns container needs to pass). The engine itself never
+	// runs a container as another host user, so its own directories are closed.
+	if err := state.PassageDir(root); err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{own, filepath.Join(own, "runtime"), filepath.Join(root, "network")} {
+		if err := state.ClosedDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	store, err := OpenStore(own)
 	if err != nil {
 		return nil, err
@@ -139,7 +151,11 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	if c.Config.NetworkMode == "" {
 		c.Config.NetworkMode = "bridge"
 	}
-	if _, err := resolveProcess(c, details.Config); err != nil {
+	p, err := resolveProcess(c, details.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUserIDs(p.User); err != nil {
 		return nil, err
 	}
 	for _, p := range c.Config.Publish {
@@ -158,6 +174,9 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 		return nil, err
 	}
 	dir := e.Store.Dir(c.ID)
+	// upper's mode becomes the mode of the container's "/", and rootfs is its mount point;
+	// etc holds the /etc files bind-mounted in. All are closed off by the container's
+	// directory above them.
 	for _, sub := range []string{"upper", "work", "rootfs", "etc", "logs"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 			_ = e.Store.Remove(c)
@@ -231,6 +250,19 @@ func resolveProcess(c *Container, cfg *v1.ConfigFile) (image.Process, error) {
 		p.User = c.Config.User
 	}
 	return p, nil
+}
+
+// checkUserIDs range-checks the numbers of a user ("1000", "1000:1000", "app:50") now, so
+// that a user ID that could never run (-u 4294967296) is refused before the container is
+// made. Names are looked up at start, inside the container's root.
+func checkUserIDs(user string) error {
+	name, group, _ := strings.Cut(user, ":")
+	for _, part := range []struct{ kind, value string }{{"user", name}, {"group", group}} {
+		if _, _, err := image.ParseID(part.kind, part.value); err != nil {
+			return fmt.Errorf("-u %q: %w", user, err)
+		}
+	}
+	return nil
 }
 
 // mountRootfs mounts the container's root, an overlay of the image's layers and its own

@@ -155,6 +155,7 @@ func TestBuildSpec(t *testing.T) {
 	assert.NotContains(t, spec.Process.Capabilities.Bounding, "CAP_CHOWN")
 	assert.Empty(t, spec.Process.Capabilities.Inheritable)
 	assert.NotNil(t, spec.Linux.Seccomp)
+	assert.Equal(t, "0 2147483647", spec.Linux.Sysctl["net.ipv4.ping_group_range"], "ping without CAP_NET_RAW")
 	assert.Equal(t, "/"+CgroupParent+"/"+c.ID, spec.Linux.CgroupsPath)
 	var dests []string
 	for _, m := range spec.Mounts {
@@ -168,6 +169,7 @@ func TestBuildSpec(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, spec.Linux.Seccomp)
 	assert.Empty(t, spec.Linux.MaskedPaths)
+	assert.Empty(t, spec.Linux.Sysctl, "in the host's network namespace a sysctl would change the host")
 	assert.False(t, slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }),
 		"--network host keeps the host's network namespace")
 
@@ -183,7 +185,7 @@ func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
 	assert.Equal(t, 12, cfg.LogMaxFile)
 	require.NoError(t, ParseLogOptions([]string{"max-size=1.5m"}, &cfg))
 	assert.Equal(t, int64(1572864), cfg.LogMaxSize)
-	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "mode=non-blocking"} {
+	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "max-file=101", "max-file=99999999999999999999", "max-size=99999999999t", "mode=non-blocking"} {
 		assert.Error(t, ParseLogOptions([]string{bad}, &cfg), bad)
 	}
 

@@ -53,7 +53,15 @@ func (e *Engine) Kill(ref string, sig syscall.Signal) error {
 	if !c.State.Running() {
 		return fmt.Errorf("container %s is not running", c.Name)
 	}
-	return e.Runtime.Kill(c.ID, sig, false)
+	if err := e.Runtime.Kill(c.ID, sig, false); err != nil {
+		// It may have ended since we looked (the runtime then has it stopped, or its
+		// monitor has deleted it already): that is "not running", not a runtime error.
+		if now, getErr := e.Store.Get(c.ID); getErr != nil || !now.State.Running() || !Alive(now.State.Pid, now.State.PidStart) {
+			return fmt.Errorf("container %s is not running", c.Name)
+		}
+		return err
+	}
+	return nil
 }
 
 // Wait waits until the container is no longer running and returns its exit status.
@@ -94,24 +102,57 @@ func (e *Engine) waitExited(id string, timeout time.Duration) bool {
 
 // Remove removes a container, as `docker rm` does: refused while it runs unless force,
 // which kills it first; with volumes, its anonymous volumes go too.
+//
+// Other processes may act on the same container meanwhile: its monitor removing it at its
+// end (--rm), another rm, a start. A container that was there when Remove looked and is
+// gone by the time it holds the lock was removed by one of them, which is what was asked:
+// success. One that was started meanwhile is running again: refused, or killed again with
+// force.
 func (e *Engine) Remove(ref string, force, volumes bool) error {
 	c, err := e.Store.Get(ref)
 	if err != nil {
 		return err
 	}
-	if c.State.Running() {
-		if !force {
-			return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Name)
+	for {
+		if c.State.Running() {
+			if !force {
+				return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Name)
+			}
+			if err := e.Stop(c.ID, syscall.SIGKILL, 0); err != nil {
+				return err
+			}
 		}
-		if err := e.Stop(c.ID, syscall.SIGKILL, 0); err != nil {
+		done, err := e.removeStopped(c.ID, volumes)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil || done {
+			return err
+		}
+		// Started again while we waited for the lock: look again.
+		if c, err = e.Store.Get(c.ID); errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
-	unlock, err := e.Store.Lock(c.ID)
+}
+
+// removeStopped removes container id under its lock, if it is still stopped; done is false
+// if it runs again.
+func (e *Engine) removeStopped(id string, volumes bool) (done bool, err error) {
+	unlock, err := e.Store.Lock(id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
+	c, err := e.Store.load(id)
+	if err != nil {
+		return false, err
+	}
+	if c.State.Running() && (Alive(c.State.Pid, c.State.PidStart) || Alive(c.State.MonitorPid, c.State.MonitorStart)) {
+		return false, nil
+	}
 	// A monitor killed with SIGKILL could not undo its set-up: do it now.
 	_ = e.Runtime.Delete(c.ID, true)
 	_ = e.unmountRootfs(c)
@@ -128,10 +169,10 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		e.removeAnonymousVolumes(c)
 	}
 	if err := e.Store.Remove(c); err != nil {
-		return err
+		return false, err
 	}
 	removeCgroupParent()
-	return nil
+	return true, nil
 }
 
 // removeCgroupParent removes the engine's parent cgroup in every hierarchy once no

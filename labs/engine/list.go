@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,6 +159,9 @@ func ParseFilters(args []string, keys []string) (Filters, error) {
 		}
 		if key == "dangling" && value != "true" && value != "false" {
 			return nil, fmt.Errorf("--filter %q: dangling is true or false", arg)
+		}
+		if n, err := strconv.Atoi(value); key == "exited" && (err != nil || n < 0 || n > 255) {
+			return nil, fmt.Errorf("--filter %q: exited is an exit status, a number from 0 to 255", arg)
 		}
 		if key == "status" && !slices.Contains([]string{StatusCreated, StatusRunning, StatusExited}, value) {
 			return nil, fmt.Errorf("--filter %q: status is created, running or exited", arg)

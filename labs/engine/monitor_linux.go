@@ -47,6 +47,8 @@ type Attach struct {
 type readiness struct {
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"`
+	// AlreadyRunning says another start won the race for the container's lock.
+	AlreadyRunning bool `json:"alreadyRunning,omitempty"`
 }
 
 // Start starts a created or exited container. It re-executes this program as the
@@ -62,7 +64,7 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 		return process.ExitSetupFailed, err
 	}
 	if c.State.Running() {
-		return process.ExitSetupFailed, fmt.Errorf("container %s is already running", c.Name)
+		return process.ExitSetupFailed, fmt.Errorf("%w: %s", ErrAlreadyRunning, c.Name)
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
@@ -96,6 +98,9 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 	}
 	if ready.Error != "" {
 		_ = cmd.Wait()
+		if ready.AlreadyRunning {
+			return ready.Code, fmt.Errorf("%w: %s", ErrAlreadyRunning, c.Name)
+		}
 		return ready.Code, errors.New(ready.Error)
 	}
 	if attach == nil {
@@ -157,7 +162,7 @@ func RunMonitor() int {
 	ready := os.NewFile(3, "ready")
 	report := func(code int, err error) int {
 		if ready != nil {
-			_ = json.NewEncoder(ready).Encode(readiness{Error: err.Error(), Code: code})
+			_ = json.NewEncoder(ready).Encode(readiness{Error: err.Error(), Code: code, AlreadyRunning: errors.Is(err, ErrAlreadyRunning)})
 			ready.Close()
 		} else {
 			fmt.Fprintln(os.Stderr, "monitor:", err)
@@ -255,7 +260,7 @@ func (e *Engine) adopt(id string) (*monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &monitor{e: e, c: c, created: true}
+	m := &monitor{e: e, c: c, created: true, mounted: true}
 	if c.Config.NetworkMode != "bridge" {
 		return m, nil
 	}
@@ -285,6 +290,9 @@ type monitor struct {
 	lease    *network.Lease
 	endpoint *network.Endpoint
 	created  bool
+	// mounted is set once this monitor has mounted the root: a start that lost the race
+	// to another must not unmount the winner's.
+	mounted  bool
 	log      *LogFile
 	stdout   *os.File // the container's stdout (or terminal), read here
 	stderr   *os.File
@@ -312,7 +320,7 @@ func (m *monitor) setUp(id string) (int, error) {
 	}
 	m.c = c
 	if c.State.Running() {
-		return fail(fmt.Errorf("container %s is already running", c.Name))
+		return fail(fmt.Errorf("%w: %s", ErrAlreadyRunning, c.Name))
 	}
 	dir := m.e.Store.Dir(c.ID)
 	// A container started before leaves the runtime's state of its last run behind.
@@ -322,6 +330,7 @@ func (m *monitor) setUp(id string) (int, error) {
 	if err := m.e.mountRootfs(c); err != nil {
 		return fail(err)
 	}
+	m.mounted = true
 
 	// 2. What to run: the image's config with the command line's changes, and the user
 	//    looked up in the container's own /etc/passwd.
@@ -567,9 +576,16 @@ func (m *monitor) finish(status syscall.WaitStatus) int {
 	if err == nil {
 		defer unlock()
 	}
-	if fresh, err := m.e.Store.load(m.c.ID); err == nil {
-		m.c = fresh
+	fresh, err := m.e.Store.load(m.c.ID)
+	if err != nil {
+		// Removed meanwhile (rm -f won the race): nothing to record; what --rm promised
+		// still holds for its anonymous volumes.
+		if m.c.Config.AutoRemove {
+			m.e.removeAnonymousVolumes(m.c)
+		}
+		return code
 	}
+	m.c = fresh
 	m.c.State.Status = StatusExited
 	m.c.State.ExitCode = code
 	m.c.State.OOMKilled = oom > 0
@@ -640,7 +656,7 @@ func (m *monitor) tearDown() {
 	if m.restoreTerminal != nil {
 		m.restoreTerminal()
 	}
-	if m.c != nil {
+	if m.mounted {
 		_ = m.e.unmountRootfs(m.c)
 	}
 }

@@ -16,8 +16,13 @@ import (
 	"containerlabs/labs/state"
 )
 
-// ErrNotFound means no container matches a name or ID.
+// ErrNotFound means no container matches a name or ID, or that the container was removed
+// while the caller was working on it.
 var ErrNotFound = errors.New("no such container")
+
+// ErrAlreadyRunning means start found the container running already: for `start`, nothing
+// is left to do.
+var ErrAlreadyRunning = errors.New("container is already running")
 
 // Statuses a container can be in, as `ps` shows them.
 const (
@@ -87,7 +92,7 @@ type Store struct {
 // OpenStore opens the containers (and names) directories under the engine's state root.
 func OpenStore(root string) (*Store, error) {
 	for _, dir := range []string{"containers", "names"} {
-		if err := os.MkdirAll(filepath.Join(root, dir), 0o711); err != nil {
+		if err := state.ClosedDir(filepath.Join(root, dir)); err != nil {
 			return nil, fmt.Errorf("open the container store in %s: %w", root, err)
 		}
 	}
@@ -126,7 +131,7 @@ func (s *Store) Create(c *Container) error {
 	_, err = f.WriteString(c.ID)
 	f.Close()
 	if err == nil {
-		err = os.Mkdir(s.Dir(c.ID), 0o711)
+		err = os.Mkdir(s.Dir(c.ID), 0o700)
 	}
 	if err == nil {
 		err = s.Save(c)
@@ -243,7 +248,9 @@ func (s *Store) List() ([]*Container, error) {
 		if err != nil {
 			continue // being created or removed right now
 		}
-		if err := s.Reconcile(c); err != nil {
+		if err := s.Reconcile(c); errors.Is(err, ErrNotFound) {
+			continue // removed while we looked
+		} else if err != nil {
 			return nil, err
 		}
 		all = append(all, c)
@@ -286,14 +293,43 @@ func (s *Store) Reconcile(c *Container) error {
 
 // Lock takes the container's lock, which serialises the commands that change it (start,
 // stop, rm, the monitor's final record). The returned function releases it.
+//
+// Any of them may find the container gone: the lock file is in the container's directory,
+// which rm (or the monitor of a --rm container) deletes, and a process that waited for
+// the lock may get it on a file that is no longer there. Both cases are ErrNotFound, so
+// each caller decides what a container that is already gone means to it (for rm -f,
+// success, as for runc's delete --force).
 func (s *Store) Lock(id string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		// Made on first use, in a directory that must exist: a removed container's
+		// directory is never made again by taking its lock.
+		if _, statErr := os.Stat(filepath.Join(s.Dir(id), "container.json")); statErr == nil {
+			f, err = os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+		}
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s (removed)", ErrNotFound, short(id))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
+	}
+	// Locked, but perhaps only after the container's remover let go of a file it had
+	// already unlinked: a lock on a removed file guards nothing.
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s (removed)", ErrNotFound, short(id))
 	}
 	return func() { f.Close() }, nil
 }

@@ -23,7 +23,7 @@ import (
 func (n *Network) lock() (unlock func(), err error) {
 	path := filepath.Join(n.dir(), "lock")
 	for {
-		if err := os.MkdirAll(n.leaseDir(), 0o755); err != nil {
+		if err := os.MkdirAll(n.leaseDir(), 0o700); err != nil { // root's alone, like the rest of the state root
 			return nil, fmt.Errorf("make the state directory of network %s: %w", n.Bridge, err)
 		}
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)

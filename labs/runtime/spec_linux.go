@@ -227,6 +227,9 @@ func ValidateProcess(p *specs.Process) error {
 	if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
 		return fmt.Errorf("process.cwd %q is not absolute", p.Cwd)
 	}
+	if err := validateUser(p.User); err != nil {
+		return err
+	}
 	for field, set := range map[string]bool{
 		"process.apparmorProfile (AppArmor)": p.ApparmorProfile != "",
 		"process.selinuxLabel (SELinux)":     p.SelinuxLabel != "",

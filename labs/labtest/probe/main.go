@@ -11,19 +11,27 @@
 //	probe hog MIB       allocate and touch MIB MiB of memory, reporting every 8 MiB
 //	probe fork N        fork up to N sleeping children; report how many, and why it stopped
 //	probe spin SECONDS  burn CPU for SECONDS of wall-clock time
+//	probe arp-spoof IP  claim IP with a forged ARP reply on eth0 (needs a packet socket)
+//	probe ping IP       one ICMP echo through a datagram socket, as iputils' ping sends it
+//	probe syscall NAME  make a harmless call (io_uring_setup) and report its errno
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/labtest"
 	"containerlabs/labs/rootfs"
 )
 
-const usage = `usage: probe escape FILE | hog MIB | fork N | spin SECONDS`
+const usage = `usage: probe escape FILE | hog MIB | fork N | spin SECONDS | arp-spoof IP | ping IP | syscall NAME`
 
 func main() {
 	if len(os.Args) != 3 {
@@ -40,6 +48,12 @@ func main() {
 		err = withNumber(arg, fork)
 	case "spin":
 		err = withNumber(arg, spin)
+	case "arp-spoof":
+		err = arpSpoof(arg)
+	case "ping":
+		err = ping(arg)
+	case "syscall":
+		err = probeSyscall(arg)
 	default:
 		err = fmt.Errorf("unknown probe %q\n%s", os.Args[1], usage)
 	}
@@ -114,5 +128,100 @@ func spin(seconds int) error {
 		}
 	}
 	fmt.Println("done spinning", x%2)
+	return nil
+}
+
+// arpSpoof sends ARP replies on eth0 that say "IP is at my MAC", to the broadcast
+// address: a neighbour that believes them sends IP's traffic here. It needs a packet
+// socket, which only CAP_NET_RAW opens; without it, socket(2) fails with EPERM.
+func arpSpoof(ip string) error {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is4() {
+		return fmt.Errorf("%q is not an IPv4 address", ip)
+	}
+	eth0, err := net.InterfaceByName("eth0")
+	if err != nil {
+		return err
+	}
+	const ethPArp = 0x0806
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(ethPArp)))
+	if err != nil {
+		return fmt.Errorf("socket(AF_PACKET, SOCK_RAW): %w", err)
+	}
+	defer unix.Close(fd)
+	broadcast := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	frame := make([]byte, 0, 42)
+	frame = append(frame, broadcast...)
+	frame = append(frame, eth0.HardwareAddr...)
+	frame = binary.BigEndian.AppendUint16(frame, ethPArp)
+	frame = binary.BigEndian.AppendUint16(frame, 1)      // hardware: Ethernet
+	frame = binary.BigEndian.AppendUint16(frame, 0x0800) // protocol: IPv4
+	frame = append(frame, 6, 4)
+	frame = binary.BigEndian.AppendUint16(frame, 2) // an ARP reply
+	target := addr.As4()
+	frame = append(frame, eth0.HardwareAddr...) // sender: our MAC ...
+	frame = append(frame, target[:]...)         // ... for the victim's address
+	frame = append(frame, broadcast...)
+	frame = append(frame, target[:]...)
+	to := &unix.SockaddrLinklayer{Protocol: htons(ethPArp), Ifindex: eth0.Index, Halen: 6}
+	copy(to.Addr[:], broadcast)
+	for range 5 {
+		if err := unix.Sendto(fd, frame, 0, to); err != nil {
+			return fmt.Errorf("send the ARP reply: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Printf("told eth0's neighbours that %s is at %s\n", ip, eth0.HardwareAddr)
+	return nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// ping sends one ICMP echo request through an ICMP datagram socket, the kind iputils' ping
+// opens when it has no CAP_NET_RAW, and waits for the reply. The kernel allows such a
+// socket to the groups in net.ipv4.ping_group_range, writes the ICMP identifier and
+// checksum itself, and sends nothing but echo requests: it cannot forge a frame.
+// (busybox's ping only ever opens a raw socket, so it needs CAP_NET_RAW.)
+func ping(ip string) error {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is4() {
+		return fmt.Errorf("%q is not an IPv4 address", ip)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP)
+	if err != nil {
+		return fmt.Errorf("socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP): %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
+		return err
+	}
+	echo := []byte{8, 0, 0, 0, 0, 0, 0, 1, 'p', 'r', 'o', 'b', 'e'} // type 8: echo request, sequence 1
+	if err := unix.Sendto(fd, echo, 0, &unix.SockaddrInet4{Addr: addr.As4()}); err != nil {
+		return fmt.Errorf("send the echo request: %w", err)
+	}
+	buf := make([]byte, 1500)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return fmt.Errorf("no echo reply from %s: %w", ip, err)
+	}
+	if n < 8 || buf[0] != 0 {
+		return fmt.Errorf("%s answered with ICMP type %d, not an echo reply", ip, buf[0])
+	}
+	fmt.Printf("echo reply from %s\n", ip)
+	return nil
+}
+
+// probeSyscall makes a call that a seccomp filter may refuse, with arguments that make it
+// fail harmlessly if it is allowed, and prints the errno the kernel returned: EPERM from a
+// filter, something else (EFAULT, EINVAL) from the call itself.
+func probeSyscall(name string) error {
+	var errno unix.Errno
+	switch name {
+	case "io_uring_setup":
+		_, _, errno = unix.Syscall(unix.SYS_IO_URING_SETUP, 0, 0, 0)
+	default:
+		return fmt.Errorf("the probe knows no call %q", name)
+	}
+	fmt.Printf("%s: %s\n", name, unix.ErrnoName(errno))
 	return nil
 }
