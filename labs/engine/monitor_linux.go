@@ -260,7 +260,7 @@ type monitor struct {
 	// restarting is set when the restart policy, not a command, starts the container.
 	restarting bool
 	// health runs the container's health checks, when it has them (health.go).
-	health *healthChecker
+	health   *healthChecker
 	log      *LogFile
 	stdout   *os.File // the container's stdout (or terminal), read here
 	stderr   *os.File
