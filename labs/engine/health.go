@@ -14,11 +14,12 @@ import (
 // `docker exec` runs one): status 0 means healthy, anything else a failure, and Retries
 // failures in a row make the container unhealthy. During the start period failures do not
 // count, so a slow service is "starting" rather than "unhealthy" while it comes up. Docker's
-// daemon runs the checks; here the container's monitor does. The idle monitor is C and runs
-// nothing, so a container with a health check keeps its Go monitor (a few megabytes
-// instead of a few hundred kilobytes), whose timer starts each check as a short-lived
-// process of its own (`PROGRAM container-health ID`): that process does the exec and
-// reaps what it starts, while the monitor goes on reaping only the container's init.
+// daemon runs the checks; here the container's monitor keeps the schedule: the idle
+// monitor's poll(2) wakes when a check is due and starts `PROGRAM container-health ID`,
+// a short-lived Go process that does the exec (reaping what it starts, so the monitor goes
+// on reaping only its own children), enforces the timeout and writes the result into the
+// record. Between checks nothing of Go stays in memory: a check costs a process start,
+// not a resident Go monitor.
 
 // The health states, as Docker's.
 const (

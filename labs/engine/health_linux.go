@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,10 +18,12 @@ import (
 )
 
 // healthCommand is the command line of one health check's process: PROGRAM
-// container-health ID. It prints the result as JSON on its standard output.
+// container-health ID. The monitor starts it on schedule (the idle monitor in C, or
+// healthChecker in Go); it does the check and records the result.
 const healthCommand = "container-health"
 
-// healthChecker runs a container's health checks from its monitor.
+// healthChecker is the Go monitor's schedule of health checks, for a container whose
+// monitor does not go idle (one started attached, or a binary built without cgo).
 type healthChecker struct {
 	quit chan struct{}
 	done chan struct{}
@@ -31,31 +32,32 @@ type healthChecker struct {
 	probe int
 }
 
-// startHealthChecks starts the monitor's timer: every interval a check, its result written
-// into the record.
-func (m *monitor) startHealthChecks() *healthChecker {
-	h := &healthChecker{quit: make(chan struct{}), done: make(chan struct{})}
-	cfg := withHealthDefaults(*m.c.Config.Healthcheck)
-	go h.loop(m.e, m.c.ID, cfg, m.c.State.StartedAt)
-	return h
+// idleHealthArgs are the idle monitor's arguments for the container's health check.
+func (m *monitor) idleHealthArgs() []string {
+	if !checksHealth(m.c.Config.Healthcheck) {
+		return nil
+	}
+	interval := withHealthDefaults(*m.c.Config.Healthcheck).Interval
+	return []string{"health-interval=" + strconv.FormatInt(int64(interval), 10)}
 }
 
-func (h *healthChecker) loop(e *Engine, id string, cfg v1.HealthConfig, startedAt time.Time) {
-	defer close(h.done)
-	for {
-		select {
-		case <-h.quit:
-			return
-		case <-time.After(cfg.Interval):
+// startHealthChecks starts the schedule: a check every interval after the last one ended,
+// as Docker's daemon and the idle monitor run them.
+func (m *monitor) startHealthChecks() *healthChecker {
+	h := &healthChecker{quit: make(chan struct{}), done: make(chan struct{})}
+	interval := withHealthDefaults(*m.c.Config.Healthcheck).Interval
+	go func() {
+		defer close(h.done)
+		for {
+			select {
+			case <-h.quit:
+				return
+			case <-time.After(interval):
+			}
+			h.check(m.c.ID)
 		}
-		r := h.check(id, cfg.Timeout)
-		select {
-		case <-h.quit:
-			return // the container ended meanwhile: the check says nothing about it
-		default:
-		}
-		_ = e.recordHealth(id, r, cfg, startedAt)
-	}
+	}()
+	return h
 }
 
 // stop ends the checks, killing the one that runs, and returns when they have ended. The
@@ -73,23 +75,19 @@ func (h *healthChecker) stop() {
 	<-h.done
 }
 
-// check runs one check in a process of its own and reads its result. The monitor does not
-// wait(2) for that process: its reaper (waitFor) does, as for any child; the end of the
-// result's pipe says the process is done.
-func (h *healthChecker) check(id string, timeout time.Duration) HealthResult {
-	started := time.Now()
-	fail := func(format string, args ...any) HealthResult {
-		return HealthResult{Start: started, End: time.Now(), ExitCode: -1, Output: fmt.Sprintf(format, args...)}
-	}
+// check runs one check's process and waits until it has ended. It does not wait(2) for
+// it: the monitor's reaper (waitFor) does, as for any child, and the end of the pipe that
+// is the process's output says it is done.
+func (h *healthChecker) check(id string) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return fail("start the health check: %v", err)
+		return
 	}
 	defer r.Close()
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
 		w.Close()
-		return fail("start the health check: %v", err)
+		return
 	}
 	h.mu.Lock()
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{os.Args[0], healthCommand, id}, &syscall.ProcAttr{
@@ -102,25 +100,12 @@ func (h *healthChecker) check(id string, timeout time.Duration) HealthResult {
 	w.Close()
 	devNull.Close()
 	if err != nil {
-		return fail("start the health check: %v", err)
+		return
 	}
-	defer func() {
-		h.mu.Lock()
-		h.probe = 0
-		h.mu.Unlock()
-	}()
-	// The process enforces the timeout itself; this is the backstop if it hangs.
-	_ = r.SetReadDeadline(time.Now().Add(timeout + 10*time.Second))
-	data, err := io.ReadAll(r)
-	if err != nil {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		return fail("the health check's process did not finish: %v", err)
-	}
-	var result HealthResult
-	if err := json.Unmarshal(data, &result); err != nil {
-		return fail("the health check's process failed: %s", strings.TrimSpace(string(data)))
-	}
-	return result
+	_, _ = io.Copy(io.Discard, r)
+	h.mu.Lock()
+	h.probe = 0
+	h.mu.Unlock()
 }
 
 // recordHealth writes a check's result into the container's record, under its lock.
@@ -131,8 +116,8 @@ func (e *Engine) recordHealth(id string, r HealthResult, cfg v1.HealthConfig, st
 	}
 	defer unlock()
 	c, err := e.Store.load(id)
-	if err != nil || c.State.Status != StatusRunning {
-		return err
+	if err != nil || c.State.Status != StatusRunning || !c.State.StartedAt.Equal(startedAt) {
+		return err // a check of a run that has ended says nothing about the next
 	}
 	if c.State.Health == nil {
 		c.State.Health = &Health{Status: HealthStarting}
@@ -142,31 +127,32 @@ func (e *Engine) recordHealth(id string, r HealthResult, cfg v1.HealthConfig, st
 }
 
 // runHealthCheck is the process of one check: it runs the test in the container (an exec,
-// with the container's process settings), kills it after the timeout, and prints what
-// happened as a HealthResult.
+// with the container's process settings), kills it after the timeout, and records what
+// happened in the container's record.
 func runHealthCheck(id string) int {
-	r := healthResult(id)
-	_ = json.NewEncoder(os.Stdout).Encode(r)
+	e, err := Open(os.Getenv(envMonitor))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "health check:", err)
+		return 1
+	}
+	c, err := e.Store.load(id)
+	if err != nil || !checksHealth(c.Config.Healthcheck) {
+		return 1
+	}
+	cfg := withHealthDefaults(*c.Config.Healthcheck)
+	if err := e.recordHealth(id, e.healthResult(c, cfg), cfg, c.State.StartedAt); err != nil {
+		fmt.Fprintln(os.Stderr, "health check:", err)
+		return 1
+	}
 	return 0
 }
 
-func healthResult(id string) HealthResult {
+func (e *Engine) healthResult(c *Container, cfg v1.HealthConfig) HealthResult {
 	started := time.Now()
 	result := func(code int, output string) HealthResult {
 		return HealthResult{Start: started, End: time.Now(), ExitCode: code, Output: output}
 	}
-	e, err := Open(os.Getenv(envMonitor))
-	if err != nil {
-		return result(-1, err.Error())
-	}
-	c, err := e.Store.load(id)
-	if err != nil {
-		return result(-1, err.Error())
-	}
-	if !checksHealth(c.Config.Healthcheck) {
-		return result(-1, "the container has no health check")
-	}
-	cfg := withHealthDefaults(*c.Config.Healthcheck)
+	id := c.ID
 	args, err := healthArgs(cfg.Test)
 	if err != nil {
 		return result(-1, err.Error())

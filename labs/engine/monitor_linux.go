@@ -200,6 +200,7 @@ func (m *monitor) becomeIdle() {
 		"max-size=" + strconv.FormatInt(m.log.MaxSize, 10),
 		"max-file=" + strconv.Itoa(m.log.MaxFile),
 	}
+	args = append(args, m.idleHealthArgs()...)
 	inherit := func(name string, fd uintptr) {
 		if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
 			args = append(args, name+"="+strconv.Itoa(int(fd)))

@@ -548,3 +548,29 @@ func (e *Engine) checkNetworks(cfg *Config) error {
 	}
 	return nil
 }
+
+// DefaultNetworkFormat is what `network ls` prints without --format: Docker's columns.
+const DefaultNetworkFormat = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+
+// NetworkSummary is one line of `network ls`.
+type NetworkSummary struct {
+	ID, Name, Driver, Scope, Subnet, Internal, Labels string
+}
+
+// NetworkHeader is the header row of a `network ls` table.
+var NetworkHeader = NetworkSummary{ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", Subnet: "SUBNET", Internal: "INTERNAL", Labels: "LABELS"}
+
+// SummarizeNetwork describes a network as `network ls` shows it.
+func SummarizeNetwork(n *Network) NetworkSummary {
+	s := NetworkSummary{ID: short(n.ID), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: fmt.Sprint(n.Internal)}
+	if len(n.IPAM.Config) > 0 {
+		s.Subnet = n.IPAM.Config[0].Subnet
+	}
+	var labels []string
+	for k, v := range n.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	sort.Strings(labels)
+	s.Labels = strings.Join(labels, ",")
+	return s
+}

@@ -15,17 +15,18 @@ import (
 var errRestartCancelled = errors.New("the restart was cancelled: the container was stopped or removed")
 
 // run watches the container until it ends, and starts it again for as long as its restart
-// policy says so. A detached container is watched by the idle monitor, which comes back
-// (as the clean-up, carryOn) when the container has ended; one with a health check keeps
-// this Go monitor, which runs the checks on schedule (health.go).
+// policy says so. A detached container is watched by the idle monitor, which also starts
+// its health checks, and which comes back (as the clean-up, carryOn) when the container
+// has ended; a container started attached keeps this Go monitor.
 func (m *monitor) run() int {
 	for {
 		// The container runs: its neighbours learn its name.
 		_ = m.e.refreshHosts(userNetworksOf(m.c))
+		if !attached() && idlemonitor.Available {
+			m.becomeIdle() // returns only if it could not
+		}
 		if checksHealth(m.c.Config.Healthcheck) {
 			m.health = m.startHealthChecks()
-		} else if !attached() && idlemonitor.Available {
-			m.becomeIdle() // returns only if it could not
 		}
 		// The set-up's garbage is given back to the kernel now rather than by the scavenger,
 		// minutes later: the monitor then idles at its smallest.
