@@ -138,7 +138,7 @@ func dispatch(args []string) (int, error) {
 	case "network":
 		return network(e, args)
 	case "compose":
-		return compose(e, args)
+		return composeCommand(e, args)
 	case "system":
 		return system(e, args)
 	}
