@@ -48,17 +48,7 @@ func (e *Engine) refreshHosts(networks []string) error {
 		return err
 	}
 	defer unlock()
-	ids, err := e.Store.IDs()
-	if err != nil {
-		return err
-	}
-	var live []*Container
-	for _, id := range ids {
-		c, err := e.Store.load(id)
-		if err == nil && c.State.Status == StatusRunning && Alive(c.State.Pid, c.State.PidStart) {
-			live = append(live, c)
-		}
-	}
+	live := e.liveContainers()
 	var failed error
 	for _, c := range live {
 		if !slices.ContainsFunc(networks, func(n string) bool { return c.Network.Networks[n] != nil }) {
@@ -74,6 +64,38 @@ func (e *Engine) refreshHosts(networks []string) error {
 		}
 	}
 	return failed
+}
+
+// writeEtcFiles writes a starting container's /etc files (network.WriteEtcFiles), its
+// hosts file already listing its neighbours, so that its command finds them from its
+// first instruction; the neighbours learn its name once it runs (refreshHosts).
+func (e *Engine) writeEtcFiles(c *Container, addr netip.Addr) error {
+	dir := e.Store.Dir(c.ID)
+	if err := network.WriteEtcFiles(dir, c.Config.Hostname, addr); err != nil {
+		return err
+	}
+	if len(userNetworksOf(c)) == 0 {
+		return nil
+	}
+	unlock, err := e.lockHosts()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return network.WriteHosts(dir, c.Config.Hostname, addr, neighbours(c, e.liveContainers()))
+}
+
+// liveContainers are the containers whose records say they run and whose init is alive.
+func (e *Engine) liveContainers() []*Container {
+	ids, _ := e.Store.IDs()
+	var live []*Container
+	for _, id := range ids {
+		c, err := e.Store.load(id)
+		if err == nil && c.State.Status == StatusRunning && Alive(c.State.Pid, c.State.PidStart) {
+			live = append(live, c)
+		}
+	}
+	return live
 }
 
 // neighbours are the lines of c's /etc/hosts for the other containers on its user-defined

@@ -22,7 +22,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/image"
-	"containerlabs/labs/network"
 	"containerlabs/labs/process"
 	"containerlabs/labs/runtime"
 )
@@ -324,7 +323,7 @@ func (m *monitor) setUp(id string) (int, error) {
 		addr = m.attachments[0].lease.Address
 	}
 	if c.Config.NetworkMode != "host" {
-		if err := network.WriteEtcFiles(dir, c.Config.Hostname, addr); err != nil {
+		if err := m.e.writeEtcFiles(c, addr); err != nil {
 			return fail(err)
 		}
 	}
