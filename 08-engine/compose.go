@@ -97,7 +97,7 @@ func composeUp(ctx context.Context, e *engine.Engine, p *compose.Project, args [
 	if detach.set {
 		return 0, nil
 	}
-	code, err := followProject(ctx, e, p.Name, nil, true, false)
+	code, err := followProject(ctx, e, p.Name, nil, -1, true, false)
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "Gracefully stopping... (press Ctrl-C again to force)")
 		return 130, compose.Stop(e, p, nil, os.Stderr)
@@ -148,22 +148,30 @@ func composeLogs(ctx context.Context, e *engine.Engine, p *compose.Project, args
 	o := newOptions("compose logs")
 	follow := o.Bool("-f,--follow", "keep printing new output")
 	stamps := o.Bool("-t,--timestamps", "show when each line was written")
+	tail := o.String("-n,--tail", "only the last N lines of each container")
 	services, err := o.parse(args, false)
 	if err != nil {
 		return 125, err
+	}
+	n := -1
+	if tail.set && tail.Value() != "all" {
+		if n, err = tail.Int(-1); err != nil || n < 0 {
+			return 125, fmt.Errorf("--tail %q: want a number of lines, or all", tail.Value())
+		}
 	}
 	for _, s := range services {
 		if _, ok := p.Services[s]; !ok {
 			return 125, fmt.Errorf("no service %q in project %s", s, p.Name)
 		}
 	}
-	return followProject(ctx, e, p.Name, services, follow.set, stamps.set)
+	return followProject(ctx, e, p.Name, services, n, follow.set, stamps.set)
 }
 
-// followProject prints the logs of a project's containers (of the services named, or all),
-// each line after its container's name, in the order they were written; with follow, it
-// goes on until every container has ended or ctx is done.
-func followProject(ctx context.Context, e *engine.Engine, project string, services []string, follow, stamps bool) (int, error) {
+// followProject prints the logs of a project's containers (of the services named, or all;
+// the last tail lines of each, or all for -1), each line after its container's name, in the
+// order they were written; with follow, it goes on until every container has ended or ctx
+// is done.
+func followProject(ctx context.Context, e *engine.Engine, project string, services []string, tail int, follow, stamps bool) (int, error) {
 	containers, err := compose.Containers(e, project)
 	if err != nil {
 		return 125, err
@@ -201,7 +209,7 @@ func followProject(ctx context.Context, e *engine.Engine, project string, servic
 	}
 	var first []line
 	for _, s := range sources {
-		entries, offset, err := engine.ReadLog(s.dir, -1)
+		entries, offset, err := engine.ReadLog(s.dir, tail)
 		if err != nil {
 			continue
 		}

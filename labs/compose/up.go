@@ -467,6 +467,9 @@ func Stop(e *engine.Engine, p *Project, services []string, out io.Writer) error 
 		if err != nil {
 			return err
 		}
+		if !c.State.Running() {
+			continue
+		}
 		if err := e.Stop(c.ID, syscall.SIGTERM, p.stopTimeout(s)); err != nil {
 			return err
 		}
