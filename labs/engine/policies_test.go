@@ -188,3 +188,34 @@ func TestNeighboursShareAUserNetwork(t *testing.T) {
 	assert.Empty(t, neighbours(lone, live), "on the default bridge, names do not resolve")
 	assert.Equal(t, []string{"shop", "vault"}, userNetworksOf(db))
 }
+
+func TestFiltersForApplications(t *testing.T) {
+	c := &Container{ID: NewID(), Name: "web",
+		Config: Config{NetworkMode: "shop", Networks: map[string]EndpointConfig{"shop": {}, "vault": {}},
+			Labels: map[string]string{"com.docker.compose.project": "demo"}},
+		State: State{Status: StatusRunning, Health: &Health{Status: HealthHealthy}}}
+	for filter, want := range map[string]bool{
+		"label=com.docker.compose.project":       true,
+		"label=com.docker.compose.project=demo":  true,
+		"label=com.docker.compose.project=other": false,
+		"network=vault":                          true,
+		"network=bridge":                         false,
+		"health=healthy":                         true,
+		"health=none":                            false,
+		"status=restarting":                      false,
+	} {
+		f, err := ParseFilters([]string{filter}, ContainerFilterKeys)
+		require.NoError(t, err, filter)
+		assert.Equal(t, want, f.MatchContainer(c), filter)
+	}
+	_, err := ParseFilters([]string{"health=fine"}, ContainerFilterKeys)
+	assert.ErrorContains(t, err, "health is starting, healthy, unhealthy or none")
+
+	now := time.Now()
+	c.State.StartedAt = now.Add(-5 * time.Second)
+	assert.Equal(t, "Up 5 seconds (healthy)", statusLine(c, now))
+	c.State.Health.Status = HealthStarting
+	assert.Equal(t, "Up 5 seconds (health: starting)", statusLine(c, now))
+	c.State = State{Status: StatusRestarting, ExitCode: 3, FinishedAt: now.Add(-2 * time.Second)}
+	assert.Equal(t, "Restarting (3) 2 seconds ago", statusLine(c, now))
+}
