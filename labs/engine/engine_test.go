@@ -173,9 +173,12 @@ func TestBuildSpec(t *testing.T) {
 	assert.False(t, slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }),
 		"--network host keeps the host's network namespace")
 
-	c.Config = Config{NetworkMode: "nat"}
-	_, err = BuildSpec(c, Process{Args: []string{"sh"}}, "/state")
-	assert.ErrorContains(t, err, "nat")
+	// A user-defined network (Create has checked that it exists) is plugged into a network
+	// namespace of the container's own, as the default bridge is.
+	c.Config = Config{NetworkMode: "shop"}
+	spec, err = BuildSpec(c, Process{Args: []string{"sh"}}, "/state")
+	require.NoError(t, err)
+	assert.True(t, slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }))
 }
 
 func TestLogOptionsAndManyRotatedFiles(t *testing.T) {

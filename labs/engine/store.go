@@ -28,7 +28,10 @@ var ErrAlreadyRunning = errors.New("container is already running")
 const (
 	StatusCreated = "created" // made, never started (or made again by start)
 	StatusRunning = "running"
-	StatusExited  = "exited"
+	// StatusRestarting is a container between an exit and the start its restart policy
+	// asks for: its monitor waits out the back-off (restart.go).
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
 )
 
 // Container is everything the engine knows about one container: how it was made (fixed at
@@ -49,6 +52,11 @@ type Container struct {
 	// Network is the container's address and published ports while it runs.
 	Network NetworkState `json:"NetworkSettings"`
 	State   State        `json:"State"`
+	// RestartCount is how often the restart policy has started the container again since
+	// it was last started by hand; HasBeenManuallyStopped that stop or kill ended it, which
+	// the policy then respects (restart.go).
+	RestartCount           int  `json:"RestartCount"`
+	HasBeenManuallyStopped bool `json:"HasBeenManuallyStopped"`
 }
 
 // State is what happened to a container; the monitor writes it, and every reader checks it
@@ -69,19 +77,26 @@ type State struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is the health check's verdict and its last results (health.go).
+	Health *Health `json:"Health,omitempty"`
+	// RestartDelay is the back-off the restart policy waited before the last restart, which
+	// the next one doubles (restart.go).
+	RestartDelay time.Duration `json:"RestartDelay,omitempty"`
 }
 
-// Running reports whether the record says the container runs.
-func (s State) Running() bool { return s.Status == StatusRunning }
+// Running reports whether the record says the container runs, or is between an exit and
+// its restart (its monitor is alive either way), as Docker's State.Running does.
+func (s State) Running() bool { return s.Status == StatusRunning || s.Status == StatusRestarting }
 
-// MarshalJSON adds Running, from Status, to the record, so that inspect shows it as
-// Docker's does ({{.State.Running}}). Reading a record ignores it.
+// MarshalJSON adds Running and Restarting, from Status, to the record, so that inspect
+// shows them as Docker's does ({{.State.Running}}). Reading a record ignores them.
 func (s State) MarshalJSON() ([]byte, error) {
 	type fields State // without this method
 	return json.Marshal(struct {
 		fields
-		Running bool `json:"Running"`
-	}{fields(s), s.Running()})
+		Running    bool `json:"Running"`
+		Restarting bool `json:"Restarting"`
+	}{fields(s), s.Running(), s.Status == StatusRestarting})
 }
 
 // Store is the containers directory of an engine's state root.
