@@ -34,7 +34,8 @@ import (
 //  7. beforeExec runs (the init waits there for `start`);
 //  8. with no_new_privs, the seccomp filter goes in last, so that as few calls as possible
 //     run under it;
-//  9. every descriptor above the preserved ones is marked close-on-exec, and execve.
+//  9. execve (every descriptor above the preserved ones was marked close-on-exec first of
+//     all, before a seccomp filter could refuse close_range).
 //
 // Capabilities, no_new_privs and the seccomp filter belong to the calling thread, which must
 // therefore be the thread that calls execve: the init locks itself to its main thread.
@@ -42,6 +43,11 @@ func finalizeProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, 
 	path, err := lookPath(p)
 	if err != nil {
 		return err
+	}
+	// Before any seccomp filter: a profile older than close_range(2) (Linux 5.9), such as
+	// runtime-tools' default one, refuses it. Descriptors Go opens later are close-on-exec.
+	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close the runtime's descriptors: %w", err)
 	}
 	if p.IOPriority != nil {
 		prio, _ := ioPriority(p.IOPriority)
@@ -79,9 +85,6 @@ func finalizeProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, 
 		if err := filter.load(); err != nil {
 			return err
 		}
-	}
-	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close the runtime's descriptors: %w", err)
 	}
 	if err := unix.Exec(path, p.Args, p.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
