@@ -105,7 +105,14 @@ func lookPath(p *specs.Process) (string, error) {
 		}
 	}
 	path, err := rootfs.LookPath("/", p.Args[0], search)
-	if err != nil {
+	switch {
+	case errors.Is(err, rootfs.ErrNotFound):
+		// runc's words, which Docker's client turns into exit status 127 (and "permission
+		// denied" into 126).
+		return "", fmt.Errorf("exec: %q: executable file not found in $PATH: %w", p.Args[0], err)
+	case errors.Is(err, rootfs.ErrNotRunnable):
+		return "", fmt.Errorf("exec: %q: permission denied: %w", p.Args[0], err)
+	case err != nil:
 		return "", fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
 	return path, nil
