@@ -12,7 +12,8 @@
 #
 # Every program runs with a timeout, with its bundles under a temp dir and the runtime's
 # state under another (--root), and whatever it leaves (containers, processes) is removed
-# after it. One line is printed per program, then a total. A program counts as passed if it
+# after it; a program that fails is run once more (see the loop). One line is printed per
+# program, then a total. A program counts as passed if it
 # exits 0 and its TAP has no "not ok" (see verdict for the details). Programs that fail
 # for runc, crun and labs-runc alike on this kind of host (Debian 12, cgroup v1 hybrid, no
 # SELinux or AppArmor) are listed in EVERY_RUNTIME with the reason, and the few labs-runc
@@ -183,8 +184,32 @@ WORK="$(mktemp -d /tmp/oci-validation.XXXXXX)"
 chmod 755 "$WORK"
 STATE="$WORK/state"
 
+# The cgroups the suite names (cgroupsPath /cgrouptest and testdir/cgrouptest/container,
+# relative to the runtime's own group, here the root), parents first. runc and crun remove a
+# container's group but not the parents they made for it; whatever of these did not exist
+# before the run is removed after each program.
+SUITE_CGROUPS=(cgrouptest testdir testdir/cgrouptest testdir/cgrouptest/container)
+CGROUP_ROOTS=(/sys/fs/cgroup /sys/fs/cgroup/*/)
+preexisting=()
+for root in "${CGROUP_ROOTS[@]}"; do
+	for group in "${SUITE_CGROUPS[@]}"; do
+		[ -d "$root/$group" ] && preexisting+=("$(realpath "$root/$group")")
+	done
+done
+remove_suite_cgroups() {
+	local root i dir
+	for root in "${CGROUP_ROOTS[@]}"; do
+		for ((i = ${#SUITE_CGROUPS[@]} - 1; i >= 0; i--)); do
+			dir="$root/${SUITE_CGROUPS[$i]}"
+			[ -d "$dir" ] || continue
+			[[ " ${preexisting[*]} " == *" $(realpath "$dir") "* ]] && continue
+			rmdir "$dir" 2>/dev/null || echo "warning: could not remove cgroup $dir" >&2
+		done
+	done
+}
+
 # delete_leftovers removes every container the runtime still knows under our root, and
-# whatever a program left mounted or running.
+# whatever a program left mounted or running, or as a cgroup.
 delete_leftovers() {
 	local id
 	if [ -d "$STATE" ]; then
@@ -194,6 +219,7 @@ delete_leftovers() {
 		done
 	fi
 	unmount_tree "$WORK/tmp" || true
+	remove_suite_cgroups
 }
 cleanup() {
 	delete_leftovers
@@ -228,6 +254,22 @@ chmod +x "$WORK/runtime"
 	tar -czf "$WORK/rootfs-amd64.tar.gz" .
 )
 cp "$CACHE/runtimetest" "$WORK/runtimetest"
+
+# run_program BINARY OUTPUT runs one validation program, sets status, and removes what it
+# left. timeout makes a process group of its own (env execs it, so its PID is $!) and signals
+# all of it; what is left of the group after the program exits is ended too.
+run_program() {
+	local bin="$1" out="$2" pid
+	set +e
+	env -C "$WORK" TMPDIR="$WORK/tmp" RUNTIME="$WORK/runtime" \
+		timeout -k 5 "$TIMEOUT" "$bin" >"$out" 2>&1 </dev/null &
+	pid=$!
+	wait "$pid"
+	status=$?
+	set -e
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	delete_leftovers
+}
 
 # verdict NAME FILE STATUS: "pass", or the first reason the program's output gives for
 # failing. The diagnostics are JSON inside TAP's YAML blocks; an "error" in one is normal
@@ -267,20 +309,18 @@ for bin in "$CACHE"/bin/*; do
 	[ -n "$ONLY" ] && ! [[ "$name" =~ $ONLY ]] && continue
 	total=$((total + 1))
 	out="$WORK/$name.tap"
-	# timeout makes a process group of its own and signals all of it; what is left of the
-	# group after the program exits is ended too (the group ID is timeout's PID).
-	set +e
-	(cd "$WORK" && TMPDIR="$WORK/tmp" RUNTIME="$WORK/runtime" timeout -k 5 "$TIMEOUT" "$bin" >"$out" 2>&1 </dev/null) &
-	pid=$!
-	wait "$pid"
-	status=$?
-	set -e
-	kill -KILL -- "-$pid" 2>/dev/null || true
-	delete_leftovers
-	result="$(verdict "$name" "$out" "$status")"
-	[ -n "$LOGS" ] && mkdir -p "$LOGS" && cp "$out" "$LOGS/"
 	known="${EVERY_RUNTIME[$name]:-}"
 	[ "$NAME" = labs-runc ] && [ -z "$known" ] && known="${BY_DESIGN[$name]:-}"
+	run_program "$bin" "$out"
+	result="$(verdict "$name" "$out" "$status")"
+	if [ "$result" != pass ] && [ -z "$known" ]; then
+		# Some programs race the container's process against a hook or a kill (poststart,
+		# kill, killsig), and lose now and then on a busy machine: a failure counts only if
+		# it happens twice.
+		run_program "$bin" "$out"
+		result="$(verdict "$name" "$out" "$status")"
+	fi
+	[ -n "$LOGS" ] && mkdir -p "$LOGS" && cp "$out" "$LOGS/"
 	if [ "$result" = pass ]; then
 		passed=$((passed + 1))
 		if [ -n "$known" ]; then
