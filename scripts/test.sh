@@ -6,9 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 "$SCRIPTS/setup.sh"
-# containerd (with ctr and runc) for the runtime's containerd check; its system service is
-# not started: the check runs a private daemon of its own.
-apt_install_quietly containerd
+# containerd (with ctr and runc) and Docker's daemon for the runtime's containerd and Docker
+# checks; their system services are not started: the checks run private daemons of their own.
+apt_install_quietly containerd docker.io
 find_go
 cd "$REPO"
 "$SCRIPTS/build.sh"
@@ -27,6 +27,14 @@ set +e
 go test -json -count=1 -p 1 -timeout 30m ./... | "$BIN/grade" --from-json - --verbose
 status="${PIPESTATUS[1]}"
 set -e
+
+# The OCI runtime-tools validation suite against labs-runc: a program that should pass and
+# fails, fails the run (the script lists the ones that fail for every runtime here).
+echo "${BOLD}OCI validation${RESET} (runtime-tools' validation programs against bin/labs-runc)"
+if ! "$SCRIPTS/oci-validation.sh"; then
+	echo "${RED}the OCI validation suite failed${RESET}"
+	status=1
+fi
 
 # This host may be cgroup v1; the v2 driver and lab 04's checks also run on a real cgroup v2
 # kernel, booted in a small VM (software emulation, no KVM needed).

@@ -246,11 +246,13 @@ func enableControllers(leaf string) {
 
 // Apply writes resources into the existing group: Create does it first, `update` again
 // later. Each field goes to its controller's file; a field this host cannot apply fails
-// with an error that wraps ErrUnsupported and names the field, never silently.
+// with an error that wraps ErrUnsupported and names the field, never silently. A field
+// whose zero value means "not set" (see zeroAsUnset) is not written at all, as with runc.
 func (g *OCI) Apply(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
+	r = zeroAsUnset(r)
 	steps := []func(*specs.LinuxResources) error{g.applyDevices, g.applyMemory, g.applyCPU, g.applyPids,
 		g.applyBlockIO, g.applyHugepages, g.applyNetwork, g.applyRdma, g.applyUnified}
 	for _, step := range steps {
@@ -278,12 +280,22 @@ func (g *OCI) set(controller, file, value, field string) error {
 	return nil
 }
 
-// unlimited renders a limit where -1 (or 0, for v2's "max" files) means none.
+// hasFile reports whether the group's directory for controller has file.
+func (g *OCI) hasFile(controller, file string) bool {
+	dir := g.dir(controller)
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, file))
+	return err == nil
+}
+
+// unlimited renders a limit where -1 means none: "-1" in v1's files, "max" in v2's.
 func (g *OCI) unlimited(v int64) string {
-	if v < 0 || (v == 0 && g.Mode == V2) {
-		if g.Mode == V2 {
-			return "max"
-		}
+	switch {
+	case v < 0 && g.Mode == V2:
+		return "max"
+	case v < 0:
 		return "-1"
 	}
 	return strconv.FormatInt(v, 10)
@@ -329,6 +341,20 @@ func (g *OCI) applyMemory(r *specs.LinuxResources) error {
 		usage, err := readUint(filepath.Join(g.dir("memory"), usageFile))
 		if err == nil && usage > uint64(*m.Limit) {
 			return fmt.Errorf("linux.resources.memory.limit %d is below the %d bytes the group uses now", *m.Limit, usage)
+		}
+	}
+	if m.Limit != nil && *m.Limit < 0 && m.Swap == nil {
+		// Lifting the RAM limit lifts the RAM+swap one too, as runc does: v1 refuses a RAM
+		// limit above the memsw one, and on v2 a swap limit left in place would still hold
+		// the group back.
+		swapFile := "memory.memsw.limit_in_bytes"
+		if g.Mode == V2 {
+			swapFile = "memory.swap.max"
+		}
+		if g.hasFile("memory", swapFile) {
+			lifted, unlimited := *m, int64(-1)
+			lifted.Swap = &unlimited
+			m = &lifted
 		}
 	}
 	if g.Mode == V2 {
@@ -381,14 +407,13 @@ func (g *OCI) applyMemory(r *specs.LinuxResources) error {
 // v1's memsw is). The kernel insists that memsw never be below the RAM limit, whatever the
 // order of updates, so memsw is lifted first, then RAM set, then memsw set.
 func (g *OCI) limitMemoryAndSwapV1(m *specs.LinuxMemory) error {
-	memsw := filepath.Join(g.dir("memory"), "memory.memsw.limit_in_bytes")
-	if _, err := os.Stat(memsw); err != nil {
+	if !g.hasFile("memory", "memory.memsw.limit_in_bytes") {
 		on, swapErr := swapOn()
 		if swapErr != nil {
 			return swapErr
 		}
 		if on && *m.Swap >= 0 {
-			return fmt.Errorf("%w: linux.resources.memory.swap: %s is missing (boot with swapaccount=1) and swap is on", ErrUnsupported, memsw)
+			return fmt.Errorf("%w: linux.resources.memory.swap: memory.memsw.limit_in_bytes is missing (boot with swapaccount=1) and swap is on", ErrUnsupported)
 		}
 		// Without swap there is nothing to limit beyond RAM.
 		if m.Limit != nil {
@@ -539,8 +564,10 @@ func (g *OCI) applyPids(r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
+	// 0 is a limit like any other (no new task at all), as the specification says; only a
+	// negative limit means none.
 	value := "max"
-	if *r.Pids.Limit > 0 {
+	if *r.Pids.Limit >= 0 {
 		value = strconv.FormatInt(*r.Pids.Limit, 10)
 	}
 	return g.set("pids", "pids.max", value, "linux.resources.pids.limit")
