@@ -289,18 +289,22 @@ func (g *OCI) unlimited(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// applyDevices writes the device rules. Only v1 has a devices controller with files; v2
-// filters device access with an eBPF program attached to the group, which this package does
-// not build, so on v2 only rules that allow everything are accepted.
+// applyDevices puts the device rules in force. v1 has a devices controller: each rule is
+// written, in order, to devices.allow or devices.deny, and the kernel keeps the result. v2
+// has none: the rules become a DeviceFilter, the same result worked out here, and its eBPF
+// program is attached to the group (AttachDeviceFilter). Either way a bad rule fails
+// before anything is written.
 func (g *OCI) applyDevices(r *specs.LinuxResources) error {
 	if len(r.Devices) == 0 {
 		return nil
 	}
+	filter, err := NewDeviceFilter(r.Devices)
+	if err != nil {
+		return err
+	}
 	if g.Mode == V2 {
-		for _, d := range r.Devices {
-			if !d.Allow {
-				return fmt.Errorf("%w: linux.resources.devices: device rules on cgroup v2 need an eBPF program, which this runtime does not load", ErrUnsupported)
-			}
+		if err := AttachDeviceFilter(g.Paths[""], filter); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
 		return nil
 	}
