@@ -3,6 +3,7 @@ package cgroup
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
@@ -18,18 +19,19 @@ import (
 // versions in agreement on every rule list, partial overlaps included.
 type DeviceFilter struct {
 	// DefaultAllow is the answer for a device no exception names.
-	DefaultAllow bool
+	DefaultAllow bool `json:"defaultAllow"`
 	// Exceptions name devices that get the opposite answer: allowed ones when the
 	// default is deny, denied ones when it is allow.
-	Exceptions []DeviceException
+	Exceptions []DeviceException `json:"exceptions,omitempty"`
 }
 
 // DeviceException is one entry of a DeviceFilter: a character ('c') or block ('b') device
 // by major and minor number (AnyDevice for any), and the accesses it covers.
 type DeviceException struct {
-	Type         byte
-	Major, Minor int64
-	Access       DeviceAccess
+	Type   byte         `json:"type"`
+	Major  int64        `json:"major"`
+	Minor  int64        `json:"minor"`
+	Access DeviceAccess `json:"access"`
 }
 
 // AnyDevice in a DeviceException's Major or Minor matches every number ("*" in v1's files).
@@ -61,9 +63,15 @@ func (a DeviceAccess) String() string {
 	return b.String()
 }
 
-// NewDeviceFilter applies rules in order to a group that allows every device, as writes to
-// v1's devices.allow and devices.deny would, and returns what is left in force. The v1
-// kernel's rules for that, which this follows:
+// NewDeviceFilter applies rules in order to a new group, which allows every device (see
+// With), and returns what is left in force.
+func NewDeviceFilter(rules []specs.LinuxDeviceCgroup) (DeviceFilter, error) {
+	return DeviceFilter{DefaultAllow: true}.With(rules)
+}
+
+// With applies rules in order to f, as writes to v1's devices.allow and devices.deny would,
+// and returns what is left in force; f itself is unchanged. The v1 kernel's rules for that,
+// which this follows:
 //
 //   - a rule for all devices (type "a", or none) resets the group: deny all or allow all,
 //     no exceptions; its numbers and access are ignored;
@@ -73,8 +81,8 @@ func (a DeviceAccess) String() string {
 //     the same type and numbers, and drops an exception left with none.
 //
 // A rule with an unknown type or access letter is an error that names it.
-func NewDeviceFilter(rules []specs.LinuxDeviceCgroup) (DeviceFilter, error) {
-	f := DeviceFilter{DefaultAllow: true}
+func (f DeviceFilter) With(rules []specs.LinuxDeviceCgroup) (DeviceFilter, error) {
+	f.Exceptions = slices.Clone(f.Exceptions)
 	for i, r := range rules {
 		access, err := parseDeviceAccess(r.Access)
 		if err != nil {

@@ -240,3 +240,15 @@ func TestDeviceProgramAnswersAsV1(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceFilterWithAppliesOnTop checks the update path: new rules apply on top of the
+// filter in force, as writes to v1's files apply on top of what the kernel keeps, and the
+// filter they started from stays as it was.
+func TestDeviceFilterWithAppliesOnTop(t *testing.T) {
+	before, err := NewDeviceFilter([]specs.LinuxDeviceCgroup{{Allow: false}, {Allow: true, Type: "c", Major: number(1), Minor: number(3)}})
+	require.NoError(t, err)
+	after, err := before.With([]specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: number(1), Minor: number(3), Access: "r"}, {Allow: true, Type: "c", Major: number(1), Minor: number(5), Access: "r"}})
+	require.NoError(t, err)
+	assert.Equal(t, DeviceFilter{Exceptions: []DeviceException{{'c', 1, 3, AccessAll}, {'c', 1, 5, AccessRead}}}, after)
+	assert.Equal(t, DeviceFilter{Exceptions: []DeviceException{{'c', 1, 3, AccessAll}}}, before, "With leaves its receiver alone")
+}

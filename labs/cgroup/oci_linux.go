@@ -291,14 +291,18 @@ func (g *OCI) unlimited(v int64) string {
 
 // applyDevices puts the device rules in force. v1 has a devices controller: each rule is
 // written, in order, to devices.allow or devices.deny, and the kernel keeps the result. v2
-// has none: the rules become a DeviceFilter, the same result worked out here, and its eBPF
-// program is attached to the group (AttachDeviceFilter). Either way a bad rule fails
-// before anything is written.
+// has none: the new rules are applied to the filter in force (g.Devices) to give a new
+// DeviceFilter, the same result worked out here, and its eBPF program replaces the group's
+// (AttachDeviceFilter). Either way a bad rule fails before anything is written.
 func (g *OCI) applyDevices(r *specs.LinuxResources) error {
 	if len(r.Devices) == 0 {
 		return nil
 	}
-	filter, err := NewDeviceFilter(r.Devices)
+	current := DeviceFilter{DefaultAllow: true}
+	if g.Devices != nil {
+		current = *g.Devices
+	}
+	filter, err := current.With(r.Devices)
 	if err != nil {
 		return err
 	}
@@ -306,6 +310,7 @@ func (g *OCI) applyDevices(r *specs.LinuxResources) error {
 		if err := AttachDeviceFilter(g.Paths[""], filter); err != nil {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
+		g.Devices = &filter
 		return nil
 	}
 	for _, d := range r.Devices {
