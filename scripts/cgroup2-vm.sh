@@ -159,12 +159,12 @@ prepare_kernel() {
 	fi
 	if [ -n "$pkg" ]; then
 		version="$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')"
-		KERNEL_DIR="$CACHE/$pkg-$version"
+		KERNEL_DIR="$CACHE/kernel-$pkg-$version"
 		if [ -f "$KERNEL_DIR/unpacked" ] || unpack_kernel "$KERNEL_DIR" "$pkg" "$version"; then
 			return
 		fi
 	fi
-	KERNEL_DIR="$(find "$CACHE" -mindepth 2 -maxdepth 2 -name unpacked -printf '%h\n' 2>/dev/null | sort -V | tail -1)"
+	KERNEL_DIR="$(find "$CACHE" -mindepth 2 -maxdepth 2 -path '*/kernel-*/unpacked' -printf '%h\n' 2>/dev/null | sort -V | tail -1)"
 	[ -n "$KERNEL_DIR" ] || die "cannot download Debian's current kernel (linux-image-amd64) and none is cached in $CACHE"
 	echo "note: using the cached $(basename "$KERNEL_DIR")"
 }
