@@ -256,11 +256,17 @@ build_image() {
 	local initrd="$TMP/initrd"
 	mkdir -p "$initrd"/{bin,modules,newroot,proc,dev}
 	cp "$(command -v busybox)" "$initrd/bin/busybox"
-	local ko
+	# busybox's insmod takes plain .ko files: newer kernels' compressed modules are unpacked.
+	local ko name
 	for ko in $(for m in virtio_pci virtio_blk ext4; do chroot "$root" modprobe -S "$kver" --show-depends "$m"; done |
 		awk '$1 == "insmod" && !seen[$2]++ { print $2 }'); do
-		cp "$root$ko" "$initrd/modules/"
-		basename "$ko" >>"$initrd/modules/order"
+		name="$(basename "${ko%.xz}")" && name="${name%.zst}"
+		case "$ko" in
+		*.xz) xz -dc "$root$ko" >"$initrd/modules/$name" ;;
+		*.zst) zstd -qdc "$root$ko" >"$initrd/modules/$name" ;;
+		*) cp "$root$ko" "$initrd/modules/$name" ;;
+		esac
+		echo "$name" >>"$initrd/modules/order"
 	done
 	stage1_init >"$initrd/init"
 	chmod +x "$initrd/init"
@@ -287,7 +293,9 @@ prepare_image() {
 	local start=$EPOCHREALTIME
 	rm -rf "$IMAGE_DIR"
 	build_image "$IMAGE_DIR"
-	find "$CACHE" -mindepth 1 -maxdepth 1 -name 'image-*' ! -path "$IMAGE_DIR" -exec rm -rf {} +
+	# What older runs left: images of other recipes, other kernels, the old layout's kernels.
+	find "$CACHE" -mindepth 1 -maxdepth 1 \( -name 'image-*' -o -name 'kernel-*' -o -name 'linux-image-*' \) \
+		! -path "$IMAGE_DIR" ! -path "$KERNEL_DIR" -exec rm -rf {} +
 	echo "${BOLD}image${RESET}: built in $(elapsed "$start")s: $(du -sm "$IMAGE_DIR" | cut -f1) MB in $IMAGE_DIR"
 }
 
@@ -313,8 +321,13 @@ done
 for f in "$BIN"/*; do
 	[ -f "$f" ] && [ -x "$f" ] && cp "$f" "$WORK/bin/"
 done
-# The repository's files as the working tree has them (tracked and new, not ignored).
-git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/src" 2>/dev/null || true
+# The repository's files as the working tree has them (tracked and new, not ignored; from
+# a copy that is not a git checkout, everything but bin/).
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/src" 2>/dev/null || true
+else
+	tar -c --exclude=./bin --exclude=./.git . | tar -x -C "$WORK/src"
+fi
 
 start_build=$EPOCHREALTIME
 # test2json turns each binary's -test.v output into go test -json's events inside the VM;
