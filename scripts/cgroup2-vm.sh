@@ -13,10 +13,10 @@
 # kernel, and the times. Exits non-zero if a test failed or the VM did not finish.
 #
 # Two disks. The first is the userland: debootstrap installs VM_PACKAGES (glibc, busybox,
-# iptables, iproute2, containerd, runc, docker.io, ...) into a folder, the kernel's modules
-# go beside them, and mkfs.ext4 -d turns the folder into an ext4 image (no loop mount). It
-# is built once and cached; its name carries a hash of the package list, the kernel and the
-# recipe below, so changing any of them builds a new one. The VM opens it with snapshot=on:
+# iptables, iproute2, containerd, runc, docker.io, CNI plugins, ...) into a folder, the
+# kernel's modules go beside them, and mkfs.ext4 -d turns the folder into an ext4 image (no
+# loop mount). It is built once and cached; its name carries a hash of the package list, the
+# kernel and the recipe below, so changing any of them builds a new one. The VM opens it with snapshot=on:
 # what the tests write goes to a temporary overlay, and the cached image never changes. The
 # second disk is made for each run the same way: the test binaries (built here, with cgo
 # where a package uses it: they find the same glibc and libseccomp inside), the labs'
@@ -76,8 +76,9 @@ MIRROR="${VM_MIRROR:-http://deb.debian.org/debian}"
 # The VM's userland, from Debian's packages: busybox-static for container roots, kmod so
 # the kernel can load modules on demand (overlay, veth, bridge, netfilter), iproute2 and
 # iptables for lab 06 and the checks' snapshots, procps for ps, libseccomp2 for the cgo
-# test binaries, containerd and runc for the containerd check, docker.io for Docker's.
-VM_PACKAGES=(busybox-static kmod iproute2 iptables procps libseccomp2 containerd runc docker.io)
+# test binaries, containerd and runc for the containerd check, docker.io for Docker's, and
+# containernetworking-plugins for the pods of containerd's CRI plugin.
+VM_PACKAGES=(busybox-static kmod iproute2 iptables procps libseccomp2 containerd runc docker.io containernetworking-plugins)
 
 start_total=$EPOCHREALTIME
 elapsed() { # elapsed SINCE: seconds from SINCE to now, one decimal
