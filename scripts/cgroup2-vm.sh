@@ -7,19 +7,20 @@
 # This host is cgroup v1 (hybrid), so nothing here can exercise the v2 code paths for real.
 # The script boots Debian's own kernel under qemu's software emulation (TCG: the VM needs no
 # /dev/kvm) on a Debian userland of the host's release, with the unified hierarchy only
-# (cgroup_no_v1=all), and runs the packages' test binaries there, each with -test.v, in the
-# order given; --fail-fast stops at the first package that fails. The tests' output is
-# printed as it comes, then a summary of what passed, failed and was skipped on the v2
-# kernel, and the times. Exits non-zero if a test failed or the VM did not finish.
+# (cgroup_no_v1=all), and runs the packages' test binaries there, in the order given, each
+# under test2json; --fail-fast stops at the first package that fails. A line is printed as
+# each package finishes, then the summary of scripts/grade --summary (one line per package,
+# every skipped test with its reason, every failure in full) and the times. Exits non-zero
+# if a test failed or the VM did not finish.
 #
 # Two disks. The first is the userland: debootstrap installs VM_PACKAGES (glibc, busybox,
 # iptables, iproute2, containerd, runc, docker.io, CNI plugins, ...) into a folder, the
 # kernel's modules go beside them, and mkfs.ext4 -d turns the folder into an ext4 image (no
 # loop mount). It is built once and cached; its name carries a hash of the package list, the
-# kernel and the recipe below, so changing any of them builds a new one. The VM opens it with snapshot=on:
-# what the tests write goes to a temporary overlay, and the cached image never changes. The
-# second disk is made for each run the same way: the test binaries (built here, with cgo
-# where a package uses it: they find the same glibc and libseccomp inside), the labs'
+# kernel and the recipe below, so changing any of them builds a new one. The VM opens it with
+# snapshot=on: what the tests write goes to a temporary overlay, and the cached image never
+# changes. The second disk is made for each run the same way: the test binaries (built here,
+# with cgo where a package uses it: they find the same glibc and libseccomp inside), the labs'
 # binaries as $LAB_BIN, the repository's files (tests read testdata, go.mod marks the root),
 # and free space for /tmp, which must be a file system overlayfs accepts as upper layer and
 # that keeps user xattrs (ext4 does both; 9p does neither).
