@@ -28,6 +28,10 @@ type OCI struct {
 	// Made lists the directories Create made, parents before children, so that Destroy
 	// removes exactly those and never a group someone else made.
 	Made []string `json:"made,omitempty"`
+	// Devices is the device filter in force, on v2 only. v1's kernel keeps the result of
+	// every rule written, so an update's rules apply on top of the earlier ones; on v2 the
+	// program is rebuilt whole each time, from this filter with the update's rules applied.
+	Devices *DeviceFilter `json:"devices,omitempty"`
 }
 
 // CleanOCIPath checks an OCI cgroupsPath and returns it cleaned, with whether it is absolute

@@ -301,19 +301,28 @@ func (g *OCI) unlimited(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// applyDevices writes the device rules. Only v1 has a devices controller with files; v2
-// filters device access with an eBPF program attached to the group, which this package does
-// not build, so on v2 only rules that allow everything are accepted.
+// applyDevices puts the device rules in force. v1 has a devices controller: each rule is
+// written, in order, to devices.allow or devices.deny, and the kernel keeps the result. v2
+// has none: the new rules are applied to the filter in force (g.Devices) to give a new
+// DeviceFilter, the same result worked out here, and its eBPF program replaces the group's
+// (AttachDeviceFilter). Either way a bad rule fails before anything is written.
 func (g *OCI) applyDevices(r *specs.LinuxResources) error {
 	if len(r.Devices) == 0 {
 		return nil
 	}
+	current := DeviceFilter{DefaultAllow: true}
+	if g.Devices != nil {
+		current = *g.Devices
+	}
+	filter, err := current.With(r.Devices)
+	if err != nil {
+		return err
+	}
 	if g.Mode == V2 {
-		for _, d := range r.Devices {
-			if !d.Allow {
-				return fmt.Errorf("%w: linux.resources.devices: device rules on cgroup v2 need an eBPF program, which this runtime does not load", ErrUnsupported)
-			}
+		if err := AttachDeviceFilter(g.Paths[""], filter); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
+		g.Devices = &filter
 		return nil
 	}
 	for _, d := range r.Devices {

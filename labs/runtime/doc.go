@@ -71,8 +71,11 @@
 // AppArmor, SELinux labels (a linux.mountLabel is accepted on a host without SELinux,
 // where it could not mean anything, as runc and crun accept it), Intel RDT, memory policies, personality, network devices,
 // scheduler and CPU affinity settings, idmapped mounts, seccomp notification (listeners),
-// the systemd cgroup driver, device rules on cgroup v2 (they need an eBPF program), and
-// checkpoint/restore. Each is refused with an error naming the field (ErrUnsupported);
-// none is ignored, because a container started without the isolation its config asked for
-// is worse than no container.
+// the systemd cgroup driver, and checkpoint/restore. Each is refused with an error naming
+// the field (ErrUnsupported); none is ignored, because a container started without the
+// isolation its config asked for is worse than no container. On cgroup v2, the few
+// resources that have no v2 file are refused the same way: memory.kernelTCP, swappiness
+// and disableOOMKiller, the real-time CPU settings, and net_cls and net_prio. Device rules
+// work on both versions (package cgroup turns them into an eBPF program on v2), and
+// `labs-runc features` says so.
 package runtime
