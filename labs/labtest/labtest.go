@@ -258,7 +258,9 @@ func (b *Binary) Run(t testing.TB, args ...string) Result {
 // RunWith runs the binary with args and the given options and waits for it.
 func (b *Binary) RunWith(t testing.TB, opts Options, args ...string) Result {
 	t.Helper()
-	return Command(t, opts, b.Path, args...)
+	res := Command(t, opts, b.Path, args...)
+	remember(t, func() string { return res.Stderr })
+	return res
 }
 
 // Command runs any program the way Binary.Run does: in its own process group, killed with
@@ -318,6 +320,7 @@ func (b *Binary) Start(t testing.TB, args ...string) *Process {
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", b.Path, err)
 	}
+	remember(t, p.stderr.String)
 	go func() {
 		_ = p.Cmd.Wait()
 		close(p.done)

@@ -41,6 +41,9 @@ type Check struct {
 	Name   string   `json:"name"`
 	Result string   `json:"result"` // pass, fail or skip
 	Hints  []string `json:"hints,omitempty"`
+	// Stderr is the end of what the lab's program wrote to its standard error in the last
+	// run of a failed check (labs/labtest logs it as "stderr| " lines).
+	Stderr []string `json:"stderr,omitempty"`
 	// Output is the check's full test output, kept for --verbose and the JSON report.
 	Output string `json:"output,omitempty"`
 }
@@ -380,6 +383,7 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 		check := Check{Name: checkName(k.test), Result: result, Output: output}
 		if result == "fail" {
 			check.Hints = hints(output)
+			check.Stderr = stderrTail(output)
 		}
 		if result == "skip" {
 			check.Hints = skipReason(output)
@@ -473,6 +477,17 @@ func hints(output string) []string {
 	return found
 }
 
+// stderrTail returns the lines of the program's standard error that a failed check quoted.
+func stderrTail(output string) []string {
+	var lines []string
+	for line := range strings.SplitSeq(output, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "stderr| "); ok {
+			lines = append(lines, rest)
+		}
+	}
+	return lines
+}
+
 // unquoteTail turns a line's end that is part of a quoted string, as testify prints the
 // output it compared (`TODO(lab 03): start the child\n" does not contain "x"`), back into
 // the line the program wrote: up to the escaped newline, with its quotes unescaped.
@@ -520,6 +535,12 @@ func print(w io.Writer, report *Report, verbose bool) {
 			fmt.Fprintf(w, "  %s  %s\n", mark, c.Name)
 			for _, h := range c.Hints {
 				fmt.Fprintf(w, "        %s\n", h)
+			}
+			if !verbose && len(c.Stderr) > 0 {
+				fmt.Fprintf(w, "        the program's stderr ended with:\n")
+				for _, l := range c.Stderr {
+					fmt.Fprintf(w, "        | %s\n", l)
+				}
 			}
 			if verbose && c.Result == "fail" {
 				for line := range strings.SplitSeq(strings.TrimRight(c.Output, "\n"), "\n") {
