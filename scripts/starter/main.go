@@ -8,6 +8,7 @@
 //	starter [-repo DIR] -mutant FILE:LINE OUTDIR
 //	                                      the reference with only the region that begins at
 //	                                      FILE:LINE replaced, for the kit's mutation run
+//	                                      (scripts/kit), which builds what it grades
 //
 // The lesson's code is marked in the reference solution with comments, so the reference
 // compiles and runs exactly as without them:
@@ -163,7 +164,7 @@ func writeMutant(repo, where, out string) error {
 	if !found {
 		return fmt.Errorf("-mutant %s: no region begins there (see -list)", where)
 	}
-	return build(out)
+	return nil // not built here: the mutation run builds the one program it grades
 }
 
 // walkGo calls f with every Go source file of the repository that is not a test, by its
