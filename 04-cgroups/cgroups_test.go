@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"containerlabs/labs/cgroup"
 	"containerlabs/labs/labtest"
 )
 
@@ -41,7 +43,7 @@ func TestLab04(t *testing.T) {
 		p.Await(t, "ready", labtest.Hint("16 MiB fits in 64 MiB: the container must run normally"))
 		assert.Contains(t, p.Stdout(), "survived with 16 MiB", labtest.Hint("the command's output passes through"))
 		command := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
-		limit, path, err := labtest.CgroupFile(command, "memory", "memory.limit_in_bytes", "memory.max")
+		limit, path, err := cgroup.ReadOf(command, "memory", "memory.limit_in_bytes", "memory.max")
 		require.NoError(t, err, labtest.Hint("the command must be in a cgroup with a memory controller"))
 		assert.Contains(t, path, "/containerlabs/", labtest.Hint("move the child into the container's cgroup, under /containerlabs"))
 		assert.Equal(t, "67108864", limit, labtest.Hint("write --memory to memory.max (v2) or memory.limit_in_bytes (v1) of %s", path))
@@ -57,7 +59,7 @@ func TestLab04(t *testing.T) {
 		p.Await(t, "refused", labtest.Hint("write the limit to pids.max: fork must fail with EAGAIN"))
 		// While the probe holds its children, the cgroup's own counter, read from the host.
 		probe := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
-		current, path, err := labtest.CgroupFile(probe, "pids", "pids.current", "pids.current")
+		current, path, err := cgroup.ReadOf(probe, "pids", "pids.current", "pids.current")
 		require.NoError(t, err, labtest.Hint("the container must be in a cgroup with the pids controller"))
 		n, _ := strconv.Atoi(current)
 		assert.LessOrEqual(t, n, 32, labtest.Hint("%s holds %s tasks: the pids limit caps the whole container", path, current))
@@ -77,11 +79,11 @@ func TestLab04(t *testing.T) {
 		p.Await(t, "spinning", labtest.Hint("the container should start the busy loop"))
 		probe := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
 		// Measured from the container's own cgroup accounting over a fixed interval.
-		before, err := labtest.CPUUsage(probe)
+		before, err := cpuUsage(probe)
 		require.NoError(t, err)
 		const interval = 2 * time.Second
 		time.Sleep(interval)
-		after, err := labtest.CPUUsage(probe)
+		after, err := cpuUsage(probe)
 		require.NoError(t, err)
 		share := float64(after-before) / float64(interval)
 		assert.InDelta(t, 0.2, share, 0.12, labtest.Hint("a quota of 0.2 CPU is 20000us per 100000us period: cpu.max \"20000 100000\" (v2) or cpu.cfs_quota_us (v1); measured %.2f", share))
@@ -109,7 +111,7 @@ func TestLab04(t *testing.T) {
 			{"pids", "pids.max", "pids.max", "40"},
 			{"cpu", "cpu.cfs_quota_us", "cpu.max", "50000"},
 		} {
-			value, path, err := labtest.CgroupFile(command, f.controller, f.v1, f.v2)
+			value, path, err := cgroup.ReadOf(command, f.controller, f.v1, f.v2)
 			if assert.NoError(t, err, labtest.Hint("the container needs a cgroup with the %s controller", f.controller)) {
 				assert.Contains(t, value, f.want, labtest.Hint("write the limit to %s (v2) or %s (v1) of %s", f.v2, f.v1, path))
 			}
@@ -139,7 +141,7 @@ func TestLab04(t *testing.T) {
 		p := bin.Start(t, "run", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "64", dir, "sh", "-c", "sleep 30 & echo ready; until [ -e /done ]; do sleep 0.05; done; exit 3")
 		p.Await(t, "ready", labtest.Hint("the container should start"))
 		command := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
-		_, path, err := labtest.CgroupFile(command, "pids", "pids.max", "pids.max")
+		_, path, err := cgroup.ReadOf(command, "pids", "pids.max", "pids.max")
 		require.NoError(t, err)
 		require.Contains(t, path, "/containerlabs/", labtest.Hint("while it runs, the container is in a cgroup of its own, under /containerlabs"))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "done"), nil, 0o644))
@@ -164,4 +166,22 @@ func TestLab04(t *testing.T) {
 		assert.Equal(t, 0, res.Code, labtest.Hint("a run after a killed run must still work").With(res))
 		before.AssertUnchanged(t, labtest.Hint("remove the cgroups of dead containers at the next start"))
 	})
+}
+
+// cpuUsage returns the CPU time used so far by the cgroup process pid is in, from the
+// cgroup's own accounting (cpuacct.usage on v1, usage_usec in cpu.stat on v2), so the check
+// measures what the container got without trusting the lab's own report.
+func cpuUsage(pid int) (time.Duration, error) {
+	value, _, err := cgroup.ReadOf(pid, "cpuacct", "cpuacct.usage", "cpu.stat")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(value, "\n") {
+		if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+			us, err := strconv.ParseInt(v, 10, 64)
+			return time.Duration(us) * time.Microsecond, err
+		}
+	}
+	ns, err := strconv.ParseInt(value, 10, 64)
+	return time.Duration(ns), err
 }
