@@ -60,6 +60,18 @@ func TestLab03(t *testing.T) {
 		assert.Empty(t, labtest.MountsUnder(t, dir), labtest.Hint("/proc, /dev, /sys and the root bind belong in the container's mount namespace, not the host's"))
 	})
 
+	t.Run("with the host's mounts shared, as systemd makes them, the container starts and keeps its mounts", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		// A mount namespace of the check's own in which every mount is shared, so the host's
+		// own propagation does not matter (and is not touched).
+		script := bin.Path + " run " + dir + " sh -c 'mkdir -p /mnt/x && mount -t tmpfs inside-only /mnt/x && echo mounted'" +
+			"; grep -q inside-only /proc/self/mountinfo && echo leaked to the host"
+		res := labtest.Command(t, labtest.Options{}, "unshare", "--mount", "--propagation", "shared", "sh", "-c", script)
+		assert.Contains(t, res.Stdout, "mounted", labtest.Hint("make every mount private (MS_REC|MS_PRIVATE) before pivot_root: pivot_root refuses a shared mount (EINVAL)").With(res))
+		assert.NotContains(t, res.Stdout, "leaked", labtest.Hint("mounts made inside must not propagate out: make every mount private first").With(res))
+	})
+
 	t.Run("the network namespace has only lo", func(t *testing.T) {
 		bin := labtest.Lab(t, lab)
 		dir := labtest.BusyboxRoot(t)
