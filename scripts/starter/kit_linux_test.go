@@ -21,6 +21,11 @@ type report struct {
 		Name   string `json:"lab"`
 		Passed int    `json:"passed"`
 		Failed int    `json:"failed"`
+		Checks []struct {
+			Name   string   `json:"name"`
+			Result string   `json:"result"`
+			Hints  []string `json:"hints"`
+		} `json:"checks"`
 	} `json:"labs"`
 }
 
@@ -73,5 +78,25 @@ func TestStarterKit(t *testing.T) {
 		assert.Zero(t, solved.Failed, fmt.Sprintf("lab 05's starter should solve %s (%d/%d)", solved.Name, solved.Passed, solved.Passed+solved.Failed))
 		assert.Positive(t, solved.Passed)
 		assert.Positive(t, todo.Failed, "lab 05's starter should leave %s's steps to the learner", todo.Name)
+	})
+
+	t.Run("a correct solution written differently from the reference scores full marks", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "starter")
+		starter(t, repo, "03", dir)
+		for _, e := range anotherSolution {
+			e.apply(t, dir)
+		}
+		build := exec.Command("go", "vet", "./03-namespaces", "./labs/...")
+		build.Dir = dir
+		out, err := build.CombinedOutput()
+		require.NoError(t, err, "the other solution must build:\n%s", out)
+		r := gradeSource(t, repo, dir, labs[3])
+		assert.Zero(t, r.Labs[0].Failed, "the checks must accept any correct solution, not only the reference's way (%d/%d)",
+			r.Labs[0].Passed, r.Labs[0].Passed+r.Labs[0].Failed)
+		for _, c := range r.Labs[0].Checks {
+			if c.Result == "fail" {
+				t.Logf("failed: %s: %v", c.Name, c.Hints)
+			}
+		}
 	})
 }
