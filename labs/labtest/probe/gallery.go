@@ -235,14 +235,15 @@ func signalHostProcess(tag string) error {
 	})
 }
 
-// htons turns a 16-bit protocol number into network byte order, as packet sockets want it.
-func htons(v uint16) int { return int(v<<8 | v>>8) }
+// packetProtocol turns a 16-bit protocol number into network byte order, as packet sockets
+// want it.
+func packetProtocol(v uint16) int { return int(v<<8 | v>>8) }
 
 // sniffHost captures every frame on every interface it can see for a moment, looking for the
 // datagrams the check sends over the host's loopback, which carry "sniff-decoy-TAG".
 func sniffHost(tag string) error {
 	want := []byte("sniff-decoy-" + tag)
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, htons(unix.ETH_P_ALL))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, packetProtocol(unix.ETH_P_ALL))
 	if err != nil {
 		return closed("open a packet socket: %v", err)
 	}
@@ -267,7 +268,7 @@ func sniffHost(tag string) error {
 // rawSocket opens a packet socket, with which a process can forge any frame on its
 // network: ARP replies that redirect its neighbours' traffic, spoofed source addresses.
 func rawSocket() error {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, htons(unix.ETH_P_ARP))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, packetProtocol(unix.ETH_P_ARP))
 	if err != nil {
 		return closed("open a packet socket: %v", err)
 	}
