@@ -442,8 +442,9 @@ func inside() int {
 	must(namespace.SetHostname(c.Hostname))
 	// lab:03 end
 
-	// 9. Run the command as our child, as the image's user, in its working directory and
-	//    with its environment, and be its init: forward signals, reap orphans.
+	// 9. Run the command as our child, as the image's user, in its working directory, with
+	//    its environment and in a cgroup namespace of its own (made now, from the cgroup we
+	//    are in), and be its init: forward signals, reap orphans.
 	path, err := rootfs.LookPath("/", c.Command[0], pathOf(c.Env))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "07-images:", err)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# escapes.sh [LAB...] [--expected]
+# escapes.sh [--expected] [LAB...]
 #
 # The escape gallery: runs every attack of labs/labtest/gallery.go against every lab (or
 # the labs named: 3, 03 or 03-namespaces) and prints the matrix, attack by lab, each cell
@@ -12,6 +12,6 @@ case " $* " in *" -h "* | *" --help "*) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//
 find_go || die "no Go toolchain found; run scripts/setup.sh first"
 cd "$REPO"
 go build -o "$BIN/escapes" ./scripts/escapes
-case " $* " in *" --expected "*) exec "$BIN/escapes" --expected ;; esac
+[ "${1:-}" != --expected ] || exec "$BIN/escapes" "$@"
 require_root "$@"
 exec "$BIN/escapes" "$@"

@@ -4,7 +4,8 @@
 //
 //	escapes [LAB...]              run TestEscapes of each lab (all by default), print the matrix
 //	escapes --from-json FILE      print the matrix from an earlier `go test -json` run
-//	escapes --expected            print the matrix the labs should produce (README.md shows it)
+//	escapes --expected [LAB...]   print the matrix the labs should produce (the walkthroughs
+//	                              show it: README.md all of it, each lab its own column)
 //
 // Each cell is a graded check of its lab (see labs/labtest/gallery.go): a cell that differs
 // from the expected matrix is printed in capitals with a "!", and the exit status is 1.
@@ -33,14 +34,14 @@ func main() {
 	fromJSON := flag.String("from-json", "", "read `go test -json` output from `FILE` (- for stdin) instead of running the gallery")
 	expected := flag.Bool("expected", false, "print the expected matrix and exit")
 	flag.Parse()
-	if *expected {
-		fmt.Print(Matrix(nil, nil))
-		return
-	}
 	labs, err := chosen(flag.Args())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "escapes:", err)
 		os.Exit(2)
+	}
+	if *expected {
+		fmt.Print(Matrix(nil, labs))
+		return
 	}
 	var events io.Reader
 	switch {
@@ -144,7 +145,7 @@ func read(r io.Reader) (map[cell]string, error) {
 
 // Matrix prints the gallery's matrix for the labs given (all when nil): the observed cells
 // when observed is not nil, marked where they differ from what is expected, or else the
-// expected ones.
+// expected ones; for all labs, a legend of the attacks follows.
 func Matrix(observed map[cell]string, labs []int) string {
 	if labs == nil {
 		for n := range labNames {
@@ -177,9 +178,11 @@ func Matrix(observed map[cell]string, labs []int) string {
 		}
 		fmt.Fprintf(&b, " %02d %s\n", e.ClosedBy, e.By)
 	}
-	b.WriteString("\n")
-	for _, e := range labtest.Gallery {
-		fmt.Fprintf(&b, "%-8s %s\n", e.Name, e.Attack)
+	if len(labs) == len(labNames) {
+		b.WriteString("\n")
+		for _, e := range labtest.Gallery {
+			fmt.Fprintf(&b, "%-8s %s\n", e.Name, e.Attack)
+		}
 	}
 	return b.String()
 }
