@@ -163,3 +163,30 @@ func TestKoreanWalkthroughs(t *testing.T) {
 		})
 	}
 }
+
+// TestEscapeMatrices checks that the walkthroughs show the escape gallery's matrix as
+// labs/labtest.Gallery expects it: README.md (and its translation) all of it, each lab its
+// own column under "What is still open".
+func TestEscapeMatrices(t *testing.T) {
+	root := repo(t)
+	expected := func(labs ...string) string {
+		cmd := exec.Command("go", append([]string{"run", "./scripts/escapes", "--expected"}, labs...)...)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		require.NoError(t, err, "go run ./scripts/escapes --expected %v", labs)
+		return "```text\n" + string(out) + "```\n"
+	}
+	for _, readme := range []string{"README.md", "README.ko.md"} {
+		data, err := os.ReadFile(filepath.Join(root, readme))
+		require.NoError(t, err)
+		assert.Contains(t, string(data), expected(), "%s should show the whole matrix: go run ./scripts/escapes --expected", readme)
+	}
+	for _, lab := range labs(t) {
+		column := expected(lab[:2])
+		for _, readme := range []string{"README.md", "README.ko.md"} {
+			data, err := os.ReadFile(filepath.Join(root, lab, readme))
+			require.NoError(t, err)
+			assert.Contains(t, string(data), column, "%s/%s should end with the lab's column: go run ./scripts/escapes --expected %s", lab, readme, lab[:2])
+		}
+	}
+}
