@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -536,9 +537,16 @@ func print(w io.Writer, report *Report, verbose bool) {
 			for _, h := range c.Hints {
 				fmt.Fprintf(w, "        %s\n", h)
 			}
-			if !verbose && len(c.Stderr) > 0 {
+			// The end of the program's stderr, less what the hints already said (the TODOs).
+			var tail []string
+			for _, l := range c.Stderr {
+				if !slices.Contains(c.Hints, strings.TrimSpace(l)) {
+					tail = append(tail, l)
+				}
+			}
+			if !verbose && len(tail) > 0 {
 				fmt.Fprintf(w, "        the program's stderr ended with:\n")
-				for _, l := range c.Stderr {
+				for _, l := range tail {
 					fmt.Fprintf(w, "        | %s\n", l)
 				}
 			}
