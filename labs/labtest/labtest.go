@@ -10,7 +10,11 @@
 // binary itself (Lab), so a missing or broken binary fails each check with a hint instead of
 // stopping the whole suite, and the score stays meaningful: 0/8, not a crash.
 //
-// Only tests import this package.
+// The escape gallery (gallery.go) runs the probe's attacks against every lab, and kernel.go
+// reads what the checks trust: the kernel's own state.
+//
+// Only tests, and the workshop's tools in scripts/ (the grader's escape matrix), import this
+// package.
 package labtest
 
 import (
