@@ -31,10 +31,10 @@ func TestEscapes(t *testing.T) {
 		res := bin.Run(t, "import", root, image)
 		require.Equal(t, 0, res.Code, labtest.Hint("`08-engine import DIR IMAGE` makes an image of the gallery's root").With(res))
 		limits := []string{"--memory", "64m", "--pids-limit", "64"}
-		return labtest.GalleryLab{
-			Run: func(t testing.TB, bin *labtest.Binary, args ...string) labtest.Result {
-				run := append(append([]string{"run", "--rm"}, limits...), image, "/probe")
-				return bin.Run(t, append(run, args...)...)
+		return labtest.GalleryLab{Limits: limits,
+			Run: func(t testing.TB, bin *labtest.Binary, flags []string, command ...string) labtest.Result {
+				run := append(append([]string{"run", "--rm"}, flags...), image)
+				return bin.Run(t, append(run, command...)...)
 			},
 			Detach: func(t testing.TB, bin *labtest.Binary, args ...string) func(string) (string, labtest.Result) {
 				name := "gallery-" + args[0]

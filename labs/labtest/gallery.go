@@ -100,16 +100,18 @@ func (e Exhibit) CheckName(n int) string {
 // "escape-gallery NAME LAB open|closed|failed".
 const GalleryLog = "escape-gallery"
 
-// Container runs /probe with the given arguments as the command of a new container of bin
-// (the lab's binary, or the copy the exe attack makes of it), with the root the gallery
-// prepared, and waits for it.
-type Container func(t testing.TB, bin *Binary, probeArgs ...string) Result
+// Container runs command (a path in the root the gallery prepared) in a new container of
+// bin (the lab's binary, or the copy the exe attack makes of it), with the lab's flags, and
+// waits for it.
+type Container func(t testing.TB, bin *Binary, flags []string, command ...string) Result
 
 // GalleryLab tells the gallery how to make containers of one lab.
 type GalleryLab struct {
-	// Run runs the probe in a new container (see Container). Labs 04 and later give it the
-	// limits they offer: --memory 64m --pids-limit 64.
+	// Run runs a command in a new container (see Container).
 	Run Container
+	// Limits are the flags the attacks run with: labs 04 and later give them the limits they
+	// offer, --memory 64m --pids-limit 64.
+	Limits []string
 	// Detach, for a lab with a cp command, starts /probe with args in a container in the
 	// background and returns a function that copies the file at path out of it, as
 	// `docker cp CONTAINER:PATH DEST` does, returning the copy's content.
@@ -129,6 +131,9 @@ func RunGallery(t *testing.T, lab string, setup func(t *testing.T, bin *Binary, 
 	root := BusyboxRoot(t)
 	InstallProbe(t, root)
 	g := &gallery{parent: t, lab: n, name: lab, bin: bin, containers: setup(t, bin, root)}
+	g.run = func(t testing.TB, bin *Binary, args ...string) Result {
+		return g.containers.Run(t, bin, g.containers.Limits, append([]string{"/probe"}, args...)...)
+	}
 	for _, e := range Gallery {
 		if e.Expected(n) == "" {
 			continue
@@ -160,8 +165,10 @@ type gallery struct {
 	name       string
 	bin        *Binary
 	containers GalleryLab
-	disk       string // MAJOR:MINOR of the decoy disk, once made
-	diskToken  string
+	// run runs the probe with args in a container with the lab's limits.
+	run       func(t testing.TB, bin *Binary, args ...string) Result
+	disk      string // MAJOR:MINOR of the decoy disk, once made
+	diskToken string
 }
 
 // outcome is what one attack did: whether it ran to a verdict, whether it worked, and the
@@ -194,13 +201,13 @@ func token(t testing.TB) string {
 
 func tryVerdict(name string) func(g *gallery, t *testing.T) outcome {
 	return func(g *gallery, t *testing.T) outcome {
-		return verdict(g.containers.Run(t, g.bin, name))
+		return verdict(g.run(t, g.bin, name))
 	}
 }
 
 func tryChroot(g *gallery, t *testing.T) outcome {
 	marker, secret := Marker(t)
-	out := verdict(g.containers.Run(t, g.bin, "chroot", marker))
+	out := verdict(g.run(t, g.bin, "chroot", marker))
 	// Either way the climb must have happened: it reaches the root of the container's mount
 	// namespace, and open means the host's file is there.
 	out.ran = out.ran && strings.Contains(out.res.Stdout, "reached the root of this mount namespace")
@@ -221,7 +228,7 @@ func tryHostProcess(g *gallery, t *testing.T) outcome {
 		exited <- decoy.ProcessState.Sys().(syscall.WaitStatus)
 	}()
 	t.Cleanup(func() { _ = decoy.Process.Kill() })
-	out := verdict(g.containers.Run(t, g.bin, "hostps", tag))
+	out := verdict(g.run(t, g.bin, "hostps", tag))
 	select {
 	case status := <-exited:
 		killed := status.Signaled() && status.Signal() == syscall.SIGTERM
@@ -252,11 +259,11 @@ func trySniff(g *gallery, t *testing.T) outcome {
 			}
 		}
 	}()
-	return verdict(g.containers.Run(t, g.bin, "sniff", tag))
+	return verdict(g.run(t, g.bin, "sniff", tag))
 }
 
 func tryForkBomb(g *gallery, t *testing.T) outcome {
-	out := verdict(g.containers.Run(t, g.bin, "fork", "200"))
+	out := verdict(g.run(t, g.bin, "fork", "200"))
 	if out.ran && !out.open {
 		out.ran = strings.Contains(out.evidence, "then refused")
 	}
@@ -266,7 +273,7 @@ func tryForkBomb(g *gallery, t *testing.T) outcome {
 // tryMemoryHog: open when the hog survives; closed when the OOM killer ended it after it
 // had started allocating.
 func tryMemoryHog(g *gallery, t *testing.T) outcome {
-	res := g.containers.Run(t, g.bin, "hog", "160")
+	res := g.run(t, g.bin, "hog", "160")
 	out := verdict(res)
 	if !out.ran && res.Code == 137 && strings.Contains(res.Stdout, "allocated 8 MiB") {
 		out = outcome{ran: true, evidence: "killed (exit 137) after " + lastLine(res.Stdout), res: res}
@@ -306,7 +313,7 @@ func tryHostDisk(g *gallery, t *testing.T) outcome {
 		require.NoError(t, unix.Stat(device, &st))
 		g.disk = fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
-	out := verdict(g.containers.Run(t, g.bin, "disk", g.disk))
+	out := verdict(g.run(t, g.bin, "disk", g.disk))
 	out.open = out.open && strings.Contains(out.evidence, g.diskToken)
 	return out
 }
@@ -322,7 +329,7 @@ func tryHostKey(g *gallery, t *testing.T) outcome {
 		_, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
 		_, _ = unix.KeyctlInt(unix.KEYCTL_INVALIDATE, id, 0, 0, 0)
 	})
-	out := verdict(g.containers.Run(t, g.bin, "keyctl", description))
+	out := verdict(g.run(t, g.bin, "keyctl", description))
 	out.open = out.open && strings.Contains(out.evidence, secret)
 	return out
 }
@@ -341,7 +348,7 @@ func tryOverwriteRuntime(g *gallery, t *testing.T) outcome {
 	require.NoError(t, err)
 	original, err := os.ReadFile(copyPath)
 	require.NoError(t, err)
-	res := g.containers.Run(t, &Binary{Name: g.bin.Name, Path: copyPath}, "exe", tag, fmt.Sprint(int(exeWait.Seconds())))
+	res := g.run(t, &Binary{Name: g.bin.Name, Path: copyPath}, "exe", tag, fmt.Sprint(int(exeWait.Seconds())))
 	out := outcome{res: res, ran: strings.Contains(res.Stdout, "waiting in the background")}
 	if m := regexp.MustCompile(`background \(PID (\d+)\)`).FindStringSubmatch(res.Stdout); m != nil {
 		t.Cleanup(func() { killWaiter(m[1], tag) })
