@@ -85,10 +85,10 @@ remove_tree() {
 
 # --- the learner's language ---
 
-# LEARNER_LANG is ko or en: --lang (demo.sh sets it), else the locale (LC_ALL, LC_MESSAGES,
-# LANG, the first one set), as scripts/i18n chooses for the Go tools.
+# LEARNER_LANG is ko or en: --lang (demo.sh sets it), else CONTAINERLABS_LANG, else the
+# locale (LC_ALL, LC_MESSAGES, LANG, the first one set), as scripts/i18n chooses for Go.
 learner_lang() {
-	local locale="${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}"
+	local locale="${CONTAINERLABS_LANG:-${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}}"
 	case "${1:-$locale}" in ko* | KO*) echo ko ;; *) echo en ;; esac
 }
 LEARNER_LANG="$(learner_lang "${LEARNER_LANG:-}")"

@@ -9,8 +9,9 @@
 // a test (i18n_test.go) that every message the tools can print has its Korean, keep the two
 // languages in step. Korean terms follow docs/glossary.md (scripts/kit checks the file).
 //
-// English is the default. Korean is chosen by a --lang ko flag, or by the locale:
-// LC_ALL, LC_MESSAGES or LANG (the first one set), as ko_KR.UTF-8.
+// English is the default. Korean is chosen by a --lang ko flag, or by the environment:
+// CONTAINERLABS_LANG (which the grader sets for the checks it runs, so that their hints follow
+// its --lang), else the locale, LC_ALL, LC_MESSAGES or LANG (the first one set), as ko_KR.UTF-8.
 package i18n
 
 import (
@@ -60,6 +61,9 @@ func parse(tsv string) map[string]string {
 // of messages.tsv.
 func unescape(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
 
+// EnvLang names the environment variable that chooses the language ahead of the locale.
+const EnvLang = "CONTAINERLABS_LANG"
+
 // korean is whether the tools speak Korean; set once by Use.
 var korean bool
 
@@ -71,7 +75,7 @@ func Use(lang string) {
 // IsKorean reports whether lang, or if it is empty the locale, asks for Korean.
 func IsKorean(lang string) bool {
 	if lang == "" {
-		for _, name := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		for _, name := range []string{EnvLang, "LC_ALL", "LC_MESSAGES", "LANG"} {
 			if lang = os.Getenv(name); lang != "" {
 				break
 			}

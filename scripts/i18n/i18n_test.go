@@ -14,22 +14,28 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"containerlabs/labs/labtest"
 )
 
 // TestEveryMessageHasKorean finds every message the tools can print to a learner, in their
 // sources, and fails for each one the catalogue has no Korean for.
 func TestEveryMessageHasKorean(t *testing.T) {
-	root, err := labtest.RepoRoot()
+	// go test runs in the package's folder, scripts/i18n. (labtest.RepoRoot would do, but
+	// labtest imports this package to translate the checks' hints.)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(root, "go.mod"))
 	messages := map[string]string{} // message -> where it was found
+	words := regexp.MustCompile(`%[0-9.]*[a-z]`)
 	add := func(text, where string) {
+		if !strings.ContainsFunc(words.ReplaceAllString(text, ""), unicode.IsLetter) {
+			return // nothing to translate: "%v: %s"
+		}
 		if _, ok := messages[text]; !ok {
 			messages[text] = where
 		}
 	}
 	checkNames(t, root, add)
+	checkHints(t, root, add)
 	demoNarration(t, root, add)
 	toolMessages(t, root, add)
 	starterHints(t, root, add)
@@ -71,7 +77,7 @@ func TestCatalogue(t *testing.T) {
 }
 
 func TestLanguageChoice(t *testing.T) {
-	for _, name := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+	for _, name := range []string{EnvLang, "LC_ALL", "LC_MESSAGES", "LANG"} {
 		t.Setenv(name, "")
 	}
 	assert.False(t, IsKorean(""), "English is the default")
@@ -115,6 +121,26 @@ func checkNames(t *testing.T, root string, add func(string, string)) {
 		s, err := strconv.Unquote(m[1])
 		require.NoError(t, err)
 		add(s, "labs/labtest/ladder.go")
+	}
+}
+
+// checkHints adds the checks' failure hints: the formats passed to labtest.Hint in the labs'
+// tests and in labtest itself, and the texts labtest marks with i18n.N (its known errors).
+func checkHints(t *testing.T, root string, add func(string, string)) {
+	var files []string
+	for _, pattern := range []string{"[0-9][0-9]-*/*_test.go", "[0-9][0-9]-*/*/*_test.go", "labs/labtest/*.go"} {
+		more, err := filepath.Glob(filepath.Join(root, pattern))
+		require.NoError(t, err)
+		files = append(files, more...)
+	}
+	for _, file := range files {
+		eachCall(t, root, file, func(fn string, args []ast.Expr, where string) {
+			if fn == "Hint" || fn == "i18n.N" || fn == "i18n.T" {
+				if s, ok := literal(args[0]); ok && s != "%s" {
+					add(s, where)
+				}
+			}
+		})
 	}
 }
 
@@ -210,6 +236,8 @@ func eachCall(t *testing.T, root, file string, fn func(name string, args []ast.E
 		}
 		where := rel + ":" + strconv.Itoa(fset.Position(call.Pos()).Line)
 		switch f := call.Fun.(type) {
+		case *ast.Ident:
+			fn(f.Name, call.Args, where)
 		case *ast.SelectorExpr:
 			if x, ok := f.X.(*ast.Ident); ok && x.Name == "i18n" {
 				fn("i18n."+f.Sel.Name, call.Args, where)
