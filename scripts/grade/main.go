@@ -357,11 +357,11 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 			switch e.Action {
 			case "fail":
 				pkgFailed[e.Package] = true
-				fmt.Fprintf(os.Stderr, "FAIL %s\n", e.Package)
+				fmt.Fprintf(os.Stderr, "%s %s\n", i18n.T("FAIL"), e.Package)
 			case "pass":
-				fmt.Fprintf(os.Stderr, "ok   %s\n", e.Package)
+				fmt.Fprintf(os.Stderr, "%s %s\n", i18n.T("ok  "), e.Package)
 			case "skip":
-				fmt.Fprintf(os.Stderr, "-    %s (no tests)\n", e.Package)
+				fmt.Fprint(os.Stderr, i18n.Sprintf("-    %s (no tests)\n", e.Package))
 			}
 			continue
 		}
