@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -262,4 +263,25 @@ func literal(e ast.Expr) (string, bool) {
 	}
 	s, err := strconv.Unquote(lit.Value)
 	return s, err == nil
+}
+
+// TestShellReadsTheSameCatalogue checks scripts/lib.sh's msg, which demo.sh speaks through,
+// against this package: the same Korean for a message, English by default, and a text the
+// catalogue lacks as it is.
+func TestShellReadsTheSameCatalogue(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	msg := func(lang, text string) string {
+		cmd := exec.Command("bash", "-c", `source scripts/lib.sh; msg "$1"`, "msg", text)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), EnvLang+"="+lang)
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		return strings.TrimSuffix(string(out), "\n")
+	}
+	text := "03-namespaces: a process with its own view of the machine"
+	require.NotEmpty(t, Korean[text])
+	assert.Equal(t, Korean[text], msg("ko", text))
+	assert.Equal(t, text, msg("en", text))
+	assert.Equal(t, "not in the catalogue", msg("ko", "not in the catalogue"))
 }
