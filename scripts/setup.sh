@@ -49,19 +49,26 @@ if [ "${1:-}" != "--check" ]; then
 fi
 
 failed=0
-report() { # report ok|missing|info NAME DETAIL [FIX]
+# report ok|missing|optional|info NAME DETAIL [FIX]: one line of the preflight, its words in
+# the learner's language (scripts/i18n/messages.tsv; a detail with a value in it stays as is).
+report() {
+	local detail fix="" width=8
+	detail="$(msg "$3")"
+	[ $# -ge 4 ] && fix="$(msg "fix:") $(msg "$4")"
+	# The marks are padded in bytes: a Korean mark is two three-byte syllables, four columns.
+	[ "$LEARNER_LANG" = ko ] && width=10
 	case "$1" in
-	ok) printf "  ${GREEN}ok${RESET}       %-22s %s\n" "$2" "$3" ;;
-	info) printf "  ${DIM}info${RESET}     %-22s %s\n" "$2" "$3" ;;
-	optional) printf "  ${YELLOW}optional${RESET} %-22s %s\n           %-22s fix: %s\n" "$2" "$3" "" "$4" ;;
+	ok) printf "  ${GREEN}%-${width}s${RESET} %-22s %s\n" "$(msg "ok")" "$2" "$detail" ;;
+	info) printf "  ${DIM}%-${width}s${RESET} %-22s %s\n" "$(msg "info")" "$2" "$detail" ;;
+	optional) printf "  ${YELLOW}%-${width}s${RESET} %-22s %s\n           %-22s %s\n" "$(msg "optional")" "$2" "$detail" "" "$fix" ;;
 	*)
-		printf "  ${RED}MISSING${RESET}  %-22s %s\n           %-22s fix: %s\n" "$2" "$3" "" "$4"
+		printf "  ${RED}%-${width}s${RESET} %-22s %s\n           %-22s %s\n" "$(msg "MISSING")" "$2" "$detail" "" "$fix"
 		failed=1
 		;;
 	esac
 }
 
-echo "${BOLD}preflight${RESET}"
+echo "${BOLD}$(msg "preflight")${RESET}"
 report ok root "uid 0"
 kernel="$(uname -r)"
 major="${kernel%%.*}" rest="${kernel#*.}" minor="${rest%%.*}"
@@ -164,7 +171,7 @@ else
 fi
 
 if [ "$failed" -ne 0 ]; then
-	echo "${RED}some requirements are missing; the labs that need them will fail or skip${RESET}"
+	echo "${RED}$(msg "some requirements are missing; the labs that need them will fail or skip")${RESET}"
 	exit 1
 fi
-echo "${GREEN}this host can run every lab${RESET}"
+echo "${GREEN}$(msg "this host can run every lab")${RESET}"

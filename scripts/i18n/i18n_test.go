@@ -150,6 +150,8 @@ func checkHints(t *testing.T, root string, add func(string, string)) {
 func demoNarration(t *testing.T, root string, add func(string, string)) {
 	call := regexp.MustCompile(`(?m)^\s*(?:step|step_fails|say|section|msg|\$\(msg) "((?:[^"\\]|\\.)*)"`)
 	inline := regexp.MustCompile(`\$\(msg "((?:[^"\\]|\\.)*)"`)
+	// setup.sh's report ok|missing|optional|info NAME "DETAIL" "FIX" translates DETAIL and FIX.
+	preflight := regexp.MustCompile(`(?m)^\s*report (?:ok|missing|optional|info) (?:"[^"]*"|\S+) "([^"]*)"(?: "([^"]*)")?`)
 	files, err := filepath.Glob(filepath.Join(root, "[0-9][0-9]-*", "demo.sh"))
 	require.NoError(t, err)
 	scripts, err := filepath.Glob(filepath.Join(root, "scripts", "*.sh"))
@@ -158,10 +160,13 @@ func demoNarration(t *testing.T, root string, add func(string, string)) {
 		data, err := os.ReadFile(file)
 		require.NoError(t, err)
 		rel, _ := filepath.Rel(root, file)
-		for _, re := range []*regexp.Regexp{call, inline} {
+		for _, re := range []*regexp.Regexp{call, inline, preflight} {
 			for _, m := range re.FindAllStringSubmatch(string(data), -1) {
-				if text := shellUnquote(m[1]); !strings.HasPrefix(text, "$") { // not a variable: msg "$1"
-					add(text, rel)
+				for _, text := range m[1:] {
+					// A text with a value in it ("$kernel (older than 5.10)") stays English.
+					if text = shellUnquote(text); text != "" && !strings.Contains(text, "$") {
+						add(text, rel)
+					}
 				}
 			}
 		}
