@@ -75,7 +75,7 @@ major="${kernel%%.*}" rest="${kernel#*.}" minor="${rest%%.*}"
 if [ "$major" -gt 5 ] || { [ "$major" -eq 5 ] && [ "$minor" -ge 10 ]; }; then
 	report ok kernel "$kernel"
 else
-	report missing kernel "$kernel (older than 5.10)" "use Debian 11 or newer, or a 5.10+ kernel"
+	report missing kernel "$(printf "$(msg "%s (older than 5.10)")" "$kernel")" "use Debian 11 or newer, or a 5.10+ kernel"
 fi
 
 if find_go; then
@@ -94,13 +94,13 @@ declare -A ns_flag=([uts]=--uts [pid]="--pid --fork" [mnt]=--mount [ipc]=--ipc [
 for ns in uts pid mnt ipc net user cgroup time; do
 	# shellcheck disable=SC2086
 	if [ -e "/proc/self/ns/$ns" ] && unshare ${ns_flag[$ns]} true 2>/dev/null; then
-		report ok "namespace $ns" "unshare ${ns_flag[$ns]} works"
+		report ok "namespace $ns" "$(printf "$(msg "%s works")" "unshare ${ns_flag[$ns]}")"
 	elif [ "$ns" = time ]; then
 		report optional "namespace $ns" "not available" "Linux 5.6 or newer (no lab needs it)"
 	elif [ "$ns" = user ]; then
 		report missing "namespace $ns" "cannot create one" "sysctl -w user.max_user_namespaces=15000 (and kernel.unprivileged_userns_clone=1 on old Debian)"
 	else
-		report missing "namespace $ns" "cannot create one" "a kernel built with CONFIG_$(echo "$ns" | tr a-z A-Z)_NS"
+		report missing "namespace $ns" "cannot create one" "$(printf "$(msg "a kernel built with CONFIG_%s_NS")" "$(echo "$ns" | tr a-z A-Z)")"
 	fi
 done
 
@@ -137,7 +137,7 @@ for c in memory cpu pids; do
 	if grep -qw "$c" <<<"$controllers"; then
 		report ok "cgroup $c" "controller available"
 	else
-		report missing "cgroup $c" "controller not available" "enable it (on v2: echo +$c > /sys/fs/cgroup/cgroup.subtree_control)"
+		report missing "cgroup $c" "controller not available" "$(printf "$(msg "enable it (on v2: echo +%s > /sys/fs/cgroup/cgroup.subtree_control)")" "$c")"
 	fi
 done
 if grep -Eqw "io|blkio" <<<"$controllers"; then

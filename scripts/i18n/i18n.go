@@ -28,23 +28,6 @@ var messagesTSV string
 // Korean is the catalogue: English text to Korean.
 var Korean = parse(messagesTSV)
 
-// pattern is a message with a %s in it ("escape %s is open"), matched against a whole line.
-type pattern struct {
-	english *regexp.Regexp
-	korean  string
-}
-
-var patterns = func() []pattern {
-	var ps []pattern
-	for en, ko := range Korean {
-		if strings.Contains(en, "%s") && strings.Count(en, "%") == 1 {
-			re := "^" + strings.Replace(regexp.QuoteMeta(en), "%s", "(.+)", 1) + "$"
-			ps = append(ps, pattern{regexp.MustCompile(re), ko})
-		}
-	}
-	return ps
-}()
-
 func parse(tsv string) map[string]string {
 	m := map[string]string{}
 	for line := range strings.SplitSeq(tsv, "\n") {
@@ -87,8 +70,7 @@ func IsKorean(lang string) bool {
 // Speaking reports whether the tools speak Korean.
 func Speaking() bool { return korean }
 
-// T returns text in the chosen language: its Korean if the catalogue has it (a message with
-// a %s matches with the %s standing for any text, which is translated in turn), else text.
+// T returns text in the chosen language: its Korean if the catalogue has it, else text.
 func T(text string) string {
 	if !korean {
 		return text
@@ -96,12 +78,20 @@ func T(text string) string {
 	if ko, ok := Korean[text]; ok && ko != "" {
 		return ko
 	}
-	for _, p := range patterns {
-		if m := p.english.FindStringSubmatch(text); m != nil {
-			return strings.Replace(p.korean, "%s", T(m[1]), 1)
+	return text
+}
+
+// Match translates a text made from one of formats, each a message with one %s: with
+// "escape %s is open", "escape chroot is open" becomes that message's Korean with "chroot",
+// itself translated, for its %s. A text no format makes is translated as T does.
+func Match(text string, formats ...string) string {
+	for _, format := range formats {
+		re := "^" + strings.Replace(regexp.QuoteMeta(format), "%s", "(.+)", 1) + "$"
+		if m := regexp.MustCompile(re).FindStringSubmatch(text); m != nil && korean && Korean[format] != "" {
+			return strings.Replace(Korean[format], "%s", T(m[1]), 1)
 		}
 	}
-	return text
+	return T(text)
 }
 
 // Sprintf formats the translation of format.

@@ -91,9 +91,10 @@ func TestLanguageChoice(t *testing.T) {
 
 	Use("ko")
 	defer Use("en")
-	assert.Equal(t, Korean["escape %s is open"], strings.Replace(T("escape %s is open"), "%s", "%s", 1))
-	assert.NotContains(t, T("escape chroot is open"), "escape", "a pattern's text is translated")
-	assert.Contains(t, T("escape chroot is open"), "chroot", "and its %s kept")
+	escape := Match("escape chroot is open", "escape %s is closed", "escape %s is open")
+	assert.NotContains(t, escape, "escape", "a text made from a format is translated")
+	assert.Contains(t, escape, "chroot", "and its %s kept")
+	assert.Equal(t, "escape chroot is open", T("escape chroot is open"), "T translates whole messages only")
 	assert.Equal(t, "no such message", T("no such message"), "an unknown text stays as it is")
 }
 
