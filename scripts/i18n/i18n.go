@@ -1,11 +1,13 @@
 // Package i18n holds what the workshop's tools say to a learner in both languages: the
-// grader's check names, summaries and hints, the demo's narration, the starter kit's TODO
-// hints and STARTER.md. scripts/grade, scripts/starter and scripts/lib.sh (for demo.sh) all
-// read one catalogue, messages.tsv, a line per message: the English text, a tab, the Korean.
+// grader's check names, summaries and the checks' failure hints (labs/labtest's Hint), the
+// demo's narration and setup.sh's preflight, the starter kit's TODO hints and STARTER.md.
+// scripts/grade, scripts/starter, labs/labtest and scripts/lib.sh (for the shell scripts)
+// all read one catalogue, messages.tsv, a line per message: the English text, a tab, the
+// Korean.
 //
-// Why a table and not golang.org/x/text/message: half of the catalogue is spoken by shell
+// Why a table and not golang.org/x/text/message: part of the catalogue is spoken by shell
 // (demo.sh's narration), which a Go catalogue cannot serve, and the messages are whole lines
-// with at most a %s or %d, which fmt formats in either language. One file read by both, and
+// with a few placeholders, which fmt (or printf) formats in either language. One file read by both, and
 // a test (i18n_test.go) that every message the tools can print has its Korean, keep the two
 // languages in step. Korean terms follow docs/glossary.md (scripts/kit checks the file).
 //
