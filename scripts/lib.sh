@@ -92,6 +92,8 @@ learner_lang() {
 	case "${1:-$locale}" in ko* | KO*) echo ko ;; *) echo en ;; esac
 }
 LEARNER_LANG="$(learner_lang "${LEARNER_LANG:-}")"
+# Exported: demo.sh --lang ko runs setup.sh, which speaks as demo.sh does.
+export LEARNER_LANG
 
 # wrap WIDTH folds text at spaces to WIDTH columns. fold counts bytes: a Hangul syllable is
 # three bytes and two columns wide, so Korean gets half as many columns again in bytes.
