@@ -414,9 +414,19 @@ func (c *container) ask(addr string, timeout time.Duration) (answer string, err 
 
 // freePort picks a port nothing on the host listens on.
 func freePort(t *testing.T) uint16 {
+	return freePorts(t, 1)[0]
+}
+
+// freePorts picks count different ports nothing on the host listens on. Every listener is
+// held until all are picked: a port closed at once may be the next one the kernel hands out.
+func freePorts(t *testing.T, count int) []uint16 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return uint16(ln.Addr().(*net.TCPAddr).Port)
+	ports := make([]uint16, count)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		ports[i] = uint16(ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }

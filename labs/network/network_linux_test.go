@@ -292,10 +292,7 @@ func bridgeNetfilter(t *testing.T) bool {
 func TestConcurrentStarts(t *testing.T) {
 	n := newNetwork(t)
 	const count = 10
-	ports := make([]uint16, count)
-	for i := range ports {
-		ports[i] = freePort(t)
-	}
+	ports := freePorts(t, count)
 	started := make([]*attached, count)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
