@@ -53,6 +53,9 @@ type Engine struct {
 	// Bridge and Subnet are the network of bridge-mode containers (lab 06's labs0 and
 	// 10.88.0.0/16 by default).
 	Bridge, Subnet string
+	// Rootless is set when the engine runs as an ordinary user, in a user namespace of its
+	// own (see rootless.go).
+	Rootless *Rootless
 }
 
 // Open opens the engine whose state lives under root.
@@ -88,10 +91,15 @@ func Open(root string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	rootless, err := rootlessHere()
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		Root: root, Store: store, Volumes: volumes, Images: images,
-		Runtime: &runtime.Runtime{Root: filepath.Join(own, "runtime")},
+		Runtime: &runtime.Runtime{Root: filepath.Join(own, "runtime"), Rootless: rootless != nil},
 		Bridge:  network.DefaultBridge, Subnet: network.DefaultSubnet,
+		Rootless: rootless,
 	}
 	// A workshop machine, or a test, may need the engine on a bridge of its own.
 	if b, s := os.Getenv(EnvBridge), os.Getenv(EnvSubnet); b != "" && s != "" {
@@ -149,7 +157,7 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 		c.Config.Hostname = c.ID[:12]
 	}
 	if c.Config.NetworkMode == "" {
-		c.Config.NetworkMode = "bridge"
+		c.Config.NetworkMode = e.defaultNetwork()
 	}
 	p, err := resolveProcess(c, details.Config)
 	if err != nil {
@@ -163,8 +171,11 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 			return nil, fmt.Errorf("-p %s: %w", p, err)
 		}
 	}
-	if len(c.Config.Publish) > 0 && c.Config.NetworkMode != "bridge" {
+	if len(c.Config.Publish) > 0 && c.Config.NetworkMode != "bridge" && c.Config.NetworkMode != NetworkSlirp {
 		return nil, fmt.Errorf("-p needs --network bridge (published ports are forwarded to a container's own address)")
+	}
+	if err := e.checkRootless(c); err != nil {
+		return nil, err
 	}
 	if c.Mounts, err = e.mounts(c); err != nil {
 		return nil, err

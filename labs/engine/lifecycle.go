@@ -304,7 +304,10 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 		if err := os.RemoveAll(e.Runtime.Root); err != nil {
 			return removed, err
 		}
-		if nw, err := e.Network(); err == nil {
+		if e.Rootless != nil {
+			// No bridge to remove; the user namespace goes with its pause.
+			removed = append(removed, e.Rootless.stopPause()...)
+		} else if nw, err := e.Network(); err == nil {
 			lines, err := nw.Cleanup()
 			if err != nil && !os.IsNotExist(err) {
 				return removed, err

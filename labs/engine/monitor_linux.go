@@ -289,6 +289,7 @@ type monitor struct {
 	c        *Container
 	lease    *network.Lease
 	endpoint *network.Endpoint
+	slirp    *network.Slirp
 	created  bool
 	// mounted is set once this monitor has mounted the root: a start that lost the race
 	// to another must not unmount the winner's.
@@ -367,6 +368,10 @@ func (m *monitor) setUp(id string) (int, error) {
 		addr = m.lease.Address
 		c.Network.Bridge, c.Network.IPAddress, c.Network.Gateway = m.e.Bridge, addr.String(), nw.Gateway().Addr().String()
 	}
+	if c.Config.NetworkMode == NetworkSlirp {
+		addr = network.SlirpAddress
+		c.Network.IPAddress, c.Network.Gateway = addr.String(), network.SlirpGateway.String()
+	}
 	if c.Config.NetworkMode != "host" {
 		if err := network.WriteEtcFiles(dir, c.Config.Hostname, addr); err != nil {
 			return fail(err)
@@ -378,6 +383,9 @@ func (m *monitor) setUp(id string) (int, error) {
 		UID: uint32(user.UID), GID: uint32(user.GID)}, dir)
 	if err != nil {
 		return fail(err)
+	}
+	if m.e.Rootless != nil {
+		m.e.Rootless.adjustSpec(spec, c)
 	}
 	data, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
@@ -440,6 +448,11 @@ func (m *monitor) setUp(id string) (int, error) {
 	//    command runs (lab 06's step 5, and Docker's through a prestart hook).
 	if m.lease != nil {
 		if err := m.connect(state.Pid); err != nil {
+			return fail(err)
+		}
+	}
+	if c.Config.NetworkMode == NetworkSlirp {
+		if err := m.connectSlirp(state.Pid); err != nil {
 			return fail(err)
 		}
 	}
@@ -569,7 +582,7 @@ func (m *monitor) watch() int {
 // container ended (or removes it, for --rm). It returns the container's exit status.
 func (m *monitor) finish(status syscall.WaitStatus) int {
 	code := process.StatusCode(status)
-	oom := oomKills("/" + CgroupParent + "/" + m.c.ID)
+	oom := oomKills(m.e.cgroupPathOf(m.c.ID))
 	m.tearDown()
 
 	unlock, err := m.e.Store.Lock(m.c.ID)
@@ -640,6 +653,9 @@ func (m *monitor) tearDown() {
 	}
 	if m.endpoint != nil {
 		_ = m.endpoint.Remove()
+	}
+	if m.slirp != nil {
+		m.slirp.Stop()
 	}
 	if m.lease != nil {
 		_ = m.lease.Release()

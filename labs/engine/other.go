@@ -32,3 +32,13 @@ func (e *Engine) AttachTo(ref string, opts AttachOptions) (int, bool, error) {
 
 // TerminalSize returns a terminal's rows and columns (Linux only).
 func TerminalSize(f *os.File) (uint16, uint16) { return 0, 0 }
+
+// EnterUserNamespace joins an ordinary user's engine namespaces (Linux only; elsewhere
+// there is nothing to join).
+func EnterUserNamespace() error { return nil }
+
+func rootlessHere() (*Rootless, error) { return nil, nil }
+
+func (e *Engine) checkRootless(c *Container) error { return nil }
+
+func (r *Rootless) stopPause() []string { return nil }

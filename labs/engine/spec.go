@@ -122,16 +122,16 @@ func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
 		res.Pids = &specs.LinuxPids{Limit: &limit}
 	}
 
-	// The network namespace: a new one (plugged in after create) for bridge and none, the
-	// host's own for host.
+	// The network namespace: a new one (plugged in after create) for bridge, slirp4netns and
+	// none, the host's own for host.
 	switch c.Config.NetworkMode {
-	case "", "bridge", "none":
+	case "", "bridge", NetworkSlirp, "none":
 	case "host":
 		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 			return ns.Type == specs.NetworkNamespace
 		})
 	default:
-		return nil, fmt.Errorf("--network %q: want bridge, host or none", c.Config.NetworkMode)
+		return nil, fmt.Errorf("--network %q: want bridge, %s, host or none", c.Config.NetworkMode, NetworkSlirp)
 	}
 
 	// Volumes and bind mounts, then the network's /etc files, which the engine writes into

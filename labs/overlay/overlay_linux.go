@@ -8,12 +8,12 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/mount"
+	"containerlabs/labs/namespace"
 )
 
 // Mount mounts an overlay at target: the read-only layers (lowest first, as an image lists
@@ -48,7 +48,7 @@ func Mount(layers []string, upper, work, target string) error {
 	if err := sameFileSystem(upper, work); err != nil {
 		return err
 	}
-	opts, err := mountOptions(abs, upper, work, inUserNamespace(), os.Getpagesize())
+	opts, err := mountOptions(abs, upper, work, namespace.InUserNamespace(), os.Getpagesize())
 	if err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", target, err)
 	}
@@ -70,16 +70,6 @@ func sameFileSystem(upper, work string) error {
 		return fmt.Errorf("overlay work directory %s is on another file system than the upper directory %s: the kernel renames copied-up files from one into the other, so they must share one", work, upper)
 	}
 	return nil
-}
-
-// inUserNamespace reports whether this process runs in a user namespace other than the
-// initial one, whose uid_map maps the full ID range onto itself.
-func inUserNamespace() bool {
-	data, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	return strings.Join(strings.Fields(string(data)), " ") != "0 0 4294967295"
 }
 
 // Unmount detaches the overlay mounted at target. The upper directory keeps the changes.
@@ -146,12 +136,12 @@ func makeWhiteout(dirfd int, name string) error {
 	return nil
 }
 
-// MarkOpaque marks the directory at path opaque for a root overlay mount: on disk, the
-// extended attribute trusted.overlay.opaque="y".
+// MarkOpaque marks the directory at path opaque for the overlays this process mounts: on
+// disk, the extended attribute OpaqueXattrHere()="y".
 //
 // Equivalent to: `setfattr -n trusted.overlay.opaque -v y PATH`.
 func MarkOpaque(path string) error {
-	if err := unix.Lsetxattr(path, OpaqueXattr, []byte(OpaqueValue), 0); err != nil {
+	if err := unix.Lsetxattr(path, OpaqueXattrHere(), []byte(OpaqueValue), 0); err != nil {
 		return fmt.Errorf("mark %s opaque: %w", path, err)
 	}
 	return nil
@@ -262,4 +252,14 @@ func lookUp(lowers []string, name string) (exists bool, dirs []string, err error
 		}
 	}
 	return exists, dirs, nil
+}
+
+// OpaqueXattrHere is the opaque mark that the overlays this process mounts read:
+// OpaqueXattr, or UserOpaqueXattr in a user namespace (a rootless engine), where Mount adds
+// "userxattr" because trusted.* attributes can be set only by root of the initial namespace.
+func OpaqueXattrHere() string {
+	if namespace.InUserNamespace() {
+		return UserOpaqueXattr
+	}
+	return OpaqueXattr
 }

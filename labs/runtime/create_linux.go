@@ -17,7 +17,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"containerlabs/labs/cgroup"
 	"containerlabs/labs/runtime/nsenter"
 )
 
@@ -322,15 +321,14 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if err != nil {
 		return c, l, err
 	}
-	if c.Cgroup, err = cgroup.NewOCI(spec.Linux.CgroupsPath, id, spec.Linux.Resources); err != nil {
-		return c, l, err
-	}
-	if err := c.Cgroup.Create(withDefaultDevices(spec.Linux.Resources)); err != nil {
+	if c.Cgroup, err = r.makeCgroup(spec, id); err != nil {
 		return c, l, err
 	}
 	// The init has forked nothing yet, so moving it moves the whole container.
-	if err := c.Cgroup.Add(l.pid); err != nil {
-		return c, l, err
+	if c.Cgroup != nil {
+		if err := c.Cgroup.Add(l.pid); err != nil {
+			return c, l, err
+		}
 	}
 	if err := setOOMScoreAdj(l.pid, spec.Process.OOMScoreAdj); err != nil {
 		return c, l, err

@@ -24,6 +24,10 @@ type Runtime struct {
 	// Log receives warnings and debug messages (a hook that failed after the container
 	// started, say); nil discards them.
 	Log *Logger
+	// Rootless tolerates a cgroup the kernel will not let the caller create, as runc's
+	// --rootless does: a container that asks for no limits then runs without a group of
+	// its own (see rootless_linux.go).
+	Rootless bool
 }
 
 func (r *Runtime) root() string {
