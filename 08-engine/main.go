@@ -107,7 +107,7 @@ func dispatch(args []string) (int, error) {
 	}
 	// An ordinary user's engine runs as root of a user namespace of its own (rootless):
 	// this returns only for root, or if the namespace could not be joined.
-	if err := engine.EnterUserNamespace(); err != nil {
+	if err := engine.EnterUserNamespace(os.Stderr); err != nil {
 		return 125, err
 	}
 	if root == "" {
@@ -153,6 +153,9 @@ func run(e *engine.Engine, args []string, start bool) (int, error) {
 	c, err := e.Create(req)
 	if err != nil {
 		return process.ExitCodeFor(err), err
+	}
+	if note := e.StorageNote(); note != "" {
+		fmt.Fprintln(os.Stderr, "08-engine:", note)
 	}
 	if !start {
 		fmt.Println(c.ID)

@@ -145,9 +145,13 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	driver, _, err := e.storageDriver()
+	if err != nil {
+		return nil, err
+	}
 	c := &Container{
 		ID: NewID(), Name: req.Name, Created: time.Now().UTC(), Image: ref, ImageID: details.ID.String(),
-		Layers: layers, Config: req.Config, State: State{Status: StatusCreated},
+		Layers: layers, Driver: driver, Config: req.Config, State: State{Status: StatusCreated},
 	}
 	c.Config.Image = req.Image
 	if c.Name == "" {
@@ -286,7 +290,7 @@ func (e *Engine) mountRootfs(c *Container) error {
 	if mounted, _ := isMountPoint(rootfs); mounted {
 		return nil
 	}
-	return overlay.Mount(c.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
+	return mountLayers(c.Driver, c.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
 }
 
 func (e *Engine) unmountRootfs(c *Container) error {

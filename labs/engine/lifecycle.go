@@ -211,6 +211,11 @@ func (e *Engine) Exec(ref string, args, env []string, dir, user string, tty bool
 		if err != nil {
 			return process.ExitSetupFailed, err
 		}
+		if e.Rootless != nil {
+			if err := e.Rootless.checkUser(u.UID, u.GID); err != nil {
+				return process.ExitSetupFailed, err
+			}
+		}
 		p.User = specs.User{UID: uint32(u.UID), GID: uint32(u.GID)}
 	}
 	opts := runtime.ExecOptions{}

@@ -347,6 +347,11 @@ func (m *monitor) setUp(id string) (int, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if m.e.Rootless != nil {
+		if err := m.e.Rootless.checkUser(user.UID, user.GID); err != nil {
+			return fail(err)
+		}
+	}
 
 	// 3. The network (lab 06): an address on the bridge, and the files that name it.
 	addr := netip.MustParseAddr("127.0.0.1")

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"errors"
+	"io"
 	"os"
 )
 
@@ -35,10 +36,24 @@ func TerminalSize(f *os.File) (uint16, uint16) { return 0, 0 }
 
 // EnterUserNamespace joins an ordinary user's engine namespaces (Linux only; elsewhere
 // there is nothing to join).
-func EnterUserNamespace() error { return nil }
+func EnterUserNamespace(notes io.Writer) error { return nil }
 
 func rootlessHere() (*Rootless, error) { return nil, nil }
 
 func (e *Engine) checkRootless(c *Container) error { return nil }
 
 func (r *Rootless) stopPause() []string { return nil }
+
+func (e *Engine) storageDriver() (driver, reason string, err error) { return "overlay", "", nil }
+
+// StorageNote says which storage driver a rootless engine falls back to (Linux only).
+func (e *Engine) StorageNote() string { return "" }
+
+// MountLayers mounts layers with the engine's storage driver (Linux only).
+func (e *Engine) MountLayers(layers []string, upper, work, target string) error {
+	return errNotLinux
+}
+
+func mountLayers(driver string, layers []string, upper, work, target string) error {
+	return errNotLinux
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -142,4 +143,19 @@ func controllersFor(cfg Config) []string {
 		names = append(names, "pids")
 	}
 	return names
+}
+
+// checkUser refuses a user or group the engine's namespace does not map, naming the
+// range it has: setuid(2) to it would fail inside the container, with EINVAL.
+func (r *Rootless) checkUser(uid, gid int) error {
+	for _, id := range []struct {
+		kind  string
+		value int
+		maps  []namespace.IDMap
+	}{{"uid", uid, r.UIDs}, {"gid", gid, r.GIDs}} {
+		if n := namespace.MappedSize(id.maps); id.value >= n {
+			return fmt.Errorf("%s %d does not exist in the rootless engine's user namespace, which has %s 0 to %d (the user's own and its subordinate range in /etc/sub%s)", id.kind, id.value, id.kind, n-1, id.kind[:3])
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -85,10 +86,11 @@ const (
 // the user's engine namespaces (starting the pause that holds them, if none runs) by
 // executing this program again with the namespaces' descriptors for package userns. It
 // returns only if it could not; for root, and for a process already in a user namespace,
-// it returns nil at once and the command runs as it is.
+// it returns nil at once and the command runs as it is. A new namespace that can map only
+// the user's own ID comes with a note, written to notes, of what its containers lack.
 //
 // Equivalent to: `nsenter --user --mount --preserve-credentials -t PAUSE 08-engine ...`.
-func EnterUserNamespace() error {
+func EnterUserNamespace(notes io.Writer) error {
 	if os.Geteuid() == 0 || namespace.InUserNamespace() {
 		return nil
 	}
@@ -106,7 +108,7 @@ func EnterUserNamespace() error {
 	defer unlock()
 	pid, start, err := readPause(dir)
 	if err != nil || !Alive(pid, start) {
-		if pid, start, err = startPause(dir); err != nil {
+		if pid, start, err = startPause(dir, notes); err != nil {
 			return fmt.Errorf("rootless: %w", err)
 		}
 	}
@@ -133,7 +135,7 @@ func EnterUserNamespace() error {
 
 // startPause starts the pause in a new user and mount namespace, maps the namespace, and
 // records the pause's PID and start time.
-func startPause(dir string) (int, uint64, error) {
+func startPause(dir string, notes io.Writer) (int, uint64, error) {
 	uids, gids, note := rootlessMaps(os.Geteuid(), os.Getegid())
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"containerlabs-pause"}
@@ -166,7 +168,7 @@ func startPause(dir string) (int, uint64, error) {
 		return fail(err)
 	}
 	if note != "" {
-		fmt.Fprintln(os.Stderr, "08-engine:", note)
+		fmt.Fprintln(notes, "08-engine:", note)
 	}
 	_ = cmd.Process.Release()
 	return pid, start, nil

@@ -94,7 +94,8 @@ func unpackEntry(u *rootfs.Unpacker, hdr *tar.Header, body io.Reader) error {
 	// overlay.* attributes would change how overlayfs reads the layer (an opaque mark, a
 	// redirect): only whiteout entries may make those.
 	for key := range hdr.PAXRecords {
-		if strings.HasPrefix(key, "SCHILY.xattr.user.overlay.") || strings.HasPrefix(key, "SCHILY.xattr.trusted.") {
+		if strings.HasPrefix(key, "SCHILY.xattr.user.overlay.") || strings.HasPrefix(key, "SCHILY.xattr.user.fuseoverlayfs.") ||
+			strings.HasPrefix(key, "SCHILY.xattr.trusted.") {
 			delete(hdr.PAXRecords, key)
 		}
 	}

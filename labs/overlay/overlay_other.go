@@ -36,3 +36,6 @@ func Diff(layers []string, upper string) ([]Change, error) { return nil, errNotL
 
 // OpaqueXattrHere is the opaque mark this process's overlays read (Linux only).
 func OpaqueXattrHere() string { return OpaqueXattr }
+
+// MountFuse mounts an overlay with fuse-overlayfs (Linux only).
+func MountFuse(layers []string, upper, work, target string) error { return errNotLinux }
