@@ -24,6 +24,7 @@ import (
 	"containerlabs/labs/cgroup"
 	"containerlabs/labs/labtest"
 	"containerlabs/labs/namespace"
+	"containerlabs/labs/rootfs"
 	"containerlabs/labs/state"
 )
 
@@ -477,6 +478,29 @@ func TestLab08Rootless(t *testing.T) {
 		data, err := os.ReadFile(filepath.Join(cgroup.DefaultRoot, u.delegated, "containerlabs-engine", id, "memory.max"))
 		require.NoError(t, err, labtest.Hint("the container's group is DELEGATED/containerlabs-engine/ID"))
 		assert.Equal(t, "67108864", strings.TrimSpace(string(data)), "-m 64m")
+	})
+
+	t.Run("labs-runc --rootless runs runc's rootless config as the user", func(t *testing.T) {
+		runc := labtest.Lab(t, "labs-runc")
+		data, err := os.ReadFile(runc.Path)
+		require.NoError(t, err)
+		path := filepath.Join(u.Home, "labs-runc")
+		require.NoError(t, os.WriteFile(path, data, 0o755))
+		bundle := filepath.Join(u.Home, "bundle")
+		require.NoError(t, os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o755))
+		require.NoError(t, rootfs.Busybox(filepath.Join(bundle, "rootfs")))
+		// The user's own files, as a bundle it unpacked itself would be.
+		require.NoError(t, filepath.WalkDir(bundle, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, u.UID, u.GID)
+		}))
+		res := u.command(t, 0, path, "spec", "--rootless", "--bundle", bundle, "sh", "-c", "id -u; cat /proc/self/uid_map")
+		require.Equal(t, 0, res.Code, labtest.Hint("`labs-runc spec --rootless` writes runc's rootless config").With(res))
+		res = u.command(t, 0, path, "run", "--bundle", bundle, "rootless-runc")
+		assert.Equal(t, 0, res.Code, labtest.Hint("an ordinary user's labs-runc keeps its state in $XDG_RUNTIME_DIR/labs-runc and runs without a cgroup").With(res))
+		assert.Regexp(t, fmt.Sprintf(`^0\n\s+0\s+%d\s+1\n$`, u.UID), res.Stdout, labtest.Hint("root inside is the user itself").With(res))
 	})
 
 	t.Run("nothing is left in the user's state root after system prune", func(t *testing.T) {

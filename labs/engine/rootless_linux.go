@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 	"containerlabs/labs/engine/userns"
 	"containerlabs/labs/namespace"
 	"containerlabs/labs/network"
+	"containerlabs/labs/runtime"
 )
 
 // rootlessHere describes the user namespace this process runs in, or is nil outside one.
@@ -345,19 +345,7 @@ func (r *Rootless) adjustSpec(spec *specs.Spec, c *Container) {
 	if _, ok := spec.Linux.Sysctl[pingGroupRange]; ok {
 		spec.Linux.Sysctl[pingGroupRange] = fmt.Sprintf("0 %d", namespace.MappedSize(r.GIDs)-1)
 	}
-	for i, m := range spec.Mounts {
-		switch {
-		case m.Type == "sysfs" && c.Config.NetworkMode == "host":
-			// A sysfs mount shows the network devices of the mounter's network namespace,
-			// and the kernel lets only a user namespace that owns it mount one: the host's
-			// belongs to the initial namespace. A read-only bind of the host's /sys instead.
-			spec.Mounts[i] = specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys",
-				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
-		case m.Type == "devpts" && r.SingleID():
-			// gid=5 (tty) does not exist in a single-ID namespace.
-			spec.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "gid=5" })
-		}
-	}
+	runtime.RootlessMounts(spec, r.SingleID())
 }
 
 const pingGroupRange = "net.ipv4.ping_group_range"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/cgroup"
+	"containerlabs/labs/namespace"
 )
 
 // Rootless containers, and containers without a cgroup.
@@ -134,4 +137,67 @@ func (c *container) signalAll(sig syscall.Signal) error {
 		}
 	}
 	return nil
+}
+
+// ParseRootless reads runc's --rootless value: "true", "false", or "auto", which is true
+// for an ordinary user and for root of a user namespace (a rootless engine's runtime).
+func ParseRootless(value string) (bool, error) {
+	switch value {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "auto", "":
+		return os.Geteuid() != 0 || namespace.InUserNamespace(), nil
+	}
+	return false, fmt.Errorf("--rootless %q: want true, false or auto", value)
+}
+
+// DefaultRootFor is the state root when the caller names none: DefaultRoot for root, and
+// for an ordinary user $XDG_RUNTIME_DIR/labs-runc (runc keeps $XDG_RUNTIME_DIR/runc), as
+// /run is root's.
+func DefaultRootFor() string {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); os.Geteuid() != 0 && filepath.IsAbs(dir) {
+		return filepath.Join(dir, "labs-runc")
+	}
+	return DefaultRoot
+}
+
+// RootlessSpec turns spec into one an ordinary user can run without help, as
+// `runc spec --rootless` writes it: a user namespace mapping the user's own uid and gid
+// to root (the one line the kernel lets anyone write), the host's network (a new network
+// namespace would have nothing but lo, which an ordinary user cannot connect), no cgroup
+// namespace and no resources (no cgroup can be created), and RootlessMounts.
+//
+// Equivalent to: `runc spec --rootless`.
+func RootlessSpec(spec *specs.Spec, uid, gid int) {
+	spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(uid), Size: 1}}
+	spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(gid), Size: 1}}
+	spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+		return ns.Type == specs.NetworkNamespace || ns.Type == specs.CgroupNamespace || ns.Type == specs.UserNamespace
+	})
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	spec.Linux.Resources = nil
+	spec.Linux.Sysctl = nil
+	RootlessMounts(spec, true)
+}
+
+// RootlessMounts adapts the mounts of a spec that runs in a user namespace whose root is
+// an ordinary user: sysfs, which the kernel lets a user namespace mount only for a network
+// namespace it owns, becomes a read-only bind of the host's /sys when the container keeps
+// the host's network; and with singleID (no subordinate IDs), devpts's gid=5 (tty), which
+// does not exist in the namespace, is dropped.
+func RootlessMounts(spec *specs.Spec, singleID bool) {
+	hostNetwork := !slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+		return ns.Type == specs.NetworkNamespace
+	})
+	for i, m := range spec.Mounts {
+		switch {
+		case m.Type == "sysfs" && hostNetwork:
+			spec.Mounts[i] = specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		case m.Type == "devpts" && singleID:
+			spec.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return strings.HasPrefix(o, "gid=") })
+		}
+	}
 }
