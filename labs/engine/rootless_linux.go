@@ -138,7 +138,7 @@ func EnterUserNamespace(notes io.Writer) error {
 func startPause(dir string, notes io.Writer) (int, uint64, error) {
 	uids, gids, note := rootlessMaps(os.Geteuid(), os.Getegid())
 	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{"containerlabs-pause"}
+	cmd.Args = []string{"labs-pause"}
 	cmd.Env = append(os.Environ(), userns.EnvPause+"=1")
 	// Out of the terminal's session (Ctrl-C must not end it), and not holding the
 	// caller's current directory busy.

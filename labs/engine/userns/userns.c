@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define ENV_JOIN "_LABS_USERNS_JOIN"
@@ -25,7 +26,9 @@ __attribute__((constructor)) static void userns_constructor(void)
 {
 	if (getenv(ENV_PAUSE) != NULL) {
 		// The pause: nothing to do but exist. A signal with its default action (the
-		// engine sends SIGTERM when nothing runs any more) ends it.
+		// engine sends SIGTERM when nothing runs any more) ends it. Its name, for ps and
+		// pgrep, is its own rather than that of the binary it was executed from.
+		prctl(PR_SET_NAME, "labs-pause", 0, 0, 0);
 		for (;;)
 			pause();
 	}
