@@ -171,16 +171,20 @@ func (e *Engine) removeStopped(id string, volumes bool) (done bool, err error) {
 	if err := e.Store.Remove(c); err != nil {
 		return false, err
 	}
-	removeCgroupParent()
+	e.removeCgroupParent()
 	return true, nil
 }
 
-// removeCgroupParent removes the engine's parent cgroup in every hierarchy once no
-// container's group is left in it (rmdir refuses while it has children, which is the
-// check).
-func removeCgroupParent() {
+// removeCgroupParent removes the engine's parent cgroup in every hierarchy (a rootless
+// engine's in its delegated group) once no container's group is left in it (rmdir refuses
+// while it has children, which is the check).
+func (e *Engine) removeCgroupParent() {
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + CgroupParent)
-	for _, dir := range append(dirs, "/sys/fs/cgroup/"+CgroupParent) {
+	dirs = append(dirs, "/sys/fs/cgroup/"+CgroupParent)
+	if e.Rootless != nil {
+		dirs = append(dirs, filepath.Join("/sys/fs/cgroup", filepath.Dir(e.cgroupPathOf("ID"))))
+	}
+	for _, dir := range dirs {
 		_ = syscall.Rmdir(dir)
 	}
 }
@@ -303,7 +307,7 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 			removed = append(removed, "volume "+v.Name)
 		}
 	}
-	removeCgroupParent()
+	e.removeCgroupParent()
 	if !running {
 		// Only the runtime's cache of compiled seccomp filters is left there.
 		if err := os.RemoveAll(e.Runtime.Root); err != nil {

@@ -57,3 +57,5 @@ func (e *Engine) MountLayers(layers []string, upper, work, target string) error 
 func mountLayers(driver string, layers []string, upper, work, target string) error {
 	return errNotLinux
 }
+
+func (e *Engine) cgroupPathOf(id string) string { return "/" + CgroupParent + "/" + id }
