@@ -29,8 +29,9 @@ import (
 //     becomes the user, uid 1 the first subordinate ID, ...). Shifting by hand is not an
 //     option: an ordinary user cannot chown a file to an ID that is not its own.
 //   - the root file system: overlayfs in a user namespace (Linux 5.11 and later), mounted
-//     with "userxattr" so that its whiteouts and opaque marks live in user.overlay.*
-//     attributes, which the namespace's root may set, instead of trusted.*;
+//     with "userxattr" so that its opaque marks live in user.overlay.* attributes, which
+//     the namespace's root may set, instead of trusted.* (storage_linux.go: fuse-overlayfs
+//     where the kernel refuses);
 //   - the containers' namespaces, /proc, /sys, /dev/pts, mqueue: the namespace's root may
 //     create and mount them, for namespaces it owns;
 //
@@ -46,6 +47,10 @@ import (
 //     containers run without limits, and asking for a limit is refused with the reason;
 //   - devices: mknod of a device is refused in a user namespace, so the runtime bind-mounts
 //     the host's /dev/null and friends instead, and no device cgroup can be written.
+//
+// A user without a subordinate range (or without newuidmap) gets a namespace that maps its
+// own ID only, the one line the kernel lets anyone write: only root exists in its
+// containers, and the engine says so when it makes the namespace.
 
 // EnvXDGRuntime and EnvXDGData name the per-user directories of the XDG Base Directory
 // specification that a rootless engine keeps its files in.

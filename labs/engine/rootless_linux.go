@@ -112,12 +112,19 @@ func EnterUserNamespace(notes io.Writer) error {
 			return fmt.Errorf("rootless: %w", err)
 		}
 	}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	var fds []string
 	for _, ns := range []string{"user", "mnt"} {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
 		if err != nil {
 			return fmt.Errorf("rootless: open the %s namespace of the pause (PID %d): %w", ns, pid, err)
 		}
+		files = append(files, f)
 		// Left open across execve, for the constructor; it closes them.
 		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
 			return fmt.Errorf("rootless: %w", err)
@@ -129,6 +136,8 @@ func EnterUserNamespace(notes io.Writer) error {
 		return fmt.Errorf("rootless: the pause (PID %d) ended while joining it: run the command again", pid)
 	}
 	env := append(os.Environ(), userns.EnvJoin+"="+strings.Join(fds, ","))
+	// The files stay referenced (the deferred close) until execve has run, so that no
+	// finalizer closes their descriptors first.
 	err = syscall.Exec("/proc/self/exe", os.Args, env)
 	return fmt.Errorf("rootless: execute %s again: %w", os.Args[0], err)
 }
@@ -167,6 +176,8 @@ func startPause(dir string, notes io.Writer) (int, uint64, error) {
 	if err := os.Rename(tmp, filepath.Join(dir, pauseFile)); err != nil {
 		return fail(err)
 	}
+	// A new namespace, perhaps on a new kernel: its storage driver is probed afresh.
+	_ = os.Remove(filepath.Join(dir, driverFile))
 	if note != "" {
 		fmt.Fprintln(notes, "08-engine:", note)
 	}
@@ -222,6 +233,7 @@ func (r *Rootless) stopPause() []string {
 	defer unlock()
 	pid, start, err := readPause(r.RuntimeDir)
 	os.Remove(filepath.Join(r.RuntimeDir, pauseFile))
+	os.Remove(filepath.Join(r.RuntimeDir, driverFile))
 	if err != nil || !Alive(pid, start) {
 		return nil
 	}
