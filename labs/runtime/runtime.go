@@ -86,8 +86,8 @@ type State struct {
 	Rootfs string `json:"rootfs"`
 	// Created is when `create` finished.
 	Created time.Time `json:"created"`
-	// Owner is the user that owns the container; this runtime runs as root only, so it is
-	// always empty, as runc leaves it for root.
+	// Owner is the user that owns the container; this runtime leaves it empty, as runc
+	// does for root (a rootless caller's containers are in its own state root anyway).
 	Owner string `json:"owner"`
 }
 
