@@ -30,15 +30,24 @@ var containerCommands = map[string]func(*engine.Engine, []string) (int, error){
 	"port":    port,
 	"wait":    wait,
 	"cp":      cp,
+	"rename":  rename,
 }
 
 func start(e *engine.Engine, args []string) (int, error) {
 	o := newOptions("start")
 	attach := o.Bool("-a,--attach", "attach to the container's output and wait for it")
 	o.Bool("-i,--interactive", "attach the container's standard input")
+	restartable := o.Bool("--all-restartable", "start every container Docker's daemon starts when it starts (restart.go)")
 	rest, err := o.parse(args, false)
+	if err == nil && restartable.set && len(rest) == 0 {
+		started, err := e.StartRestartable()
+		for _, name := range started {
+			fmt.Println(name)
+		}
+		return 0, err
+	}
 	if err != nil || len(rest) != 1 {
-		return 125, fmt.Errorf("usage: 08-engine start [-a] [-i] CONTAINER")
+		return 125, fmt.Errorf("usage: 08-engine start [-a] [-i] CONTAINER | start --all-restartable")
 	}
 	var a *engine.Attach
 	if attach.set {
@@ -410,4 +419,11 @@ func each(refs []string, f func(string) error) (int, error) {
 		return process.ExitSetupFailed, nil
 	}
 	return 0, nil
+}
+
+func rename(e *engine.Engine, args []string) (int, error) {
+	if len(args) != 2 {
+		return 125, fmt.Errorf("usage: 08-engine rename CONTAINER NEW_NAME")
+	}
+	return 0, e.Rename(args[0], args[1])
 }

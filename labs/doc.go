@@ -16,6 +16,7 @@
 //	runtime    an OCI runtime: a container from a bundle, as runc makes it (lab 08)
 //	engine     a daemonless engine: images, containers, monitors, logs, volumes (lab 08)
 //	build      images from a Dockerfile: each step a container, committed as a layer (lab 08)
+//	compose    applications of several containers from a compose file (lab 08)
 //
 // labtest, the harness of the graded checks, stands outside the ladder: any test may use
 // it, and no library code may. TestLayering in this directory enforces both rules.
@@ -37,4 +38,5 @@ var Ladder = []string{
 	"runtime",
 	"engine",
 	"build",
+	"compose",
 }

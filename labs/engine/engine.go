@@ -51,7 +51,8 @@ type Engine struct {
 	// with different roots never see each other's containers.
 	Runtime *runtime.Runtime
 	// Bridge and Subnet are the network of bridge-mode containers (lab 06's labs0 and
-	// 10.88.0.0/16 by default).
+	// 10.88.0.0/16 by default), the engine's default network; user-defined networks have
+	// bridges of their own (networks.go).
 	Bridge, Subnet string
 	// Rootless is set when the engine runs as an ordinary user, in a user namespace of its
 	// own (see rootless.go).
@@ -108,9 +109,14 @@ func Open(root string) (*Engine, error) {
 	return e, nil
 }
 
-// Network returns the engine's bridge network (lab 06).
+// Network returns the engine's default bridge network (lab 06), isolated from its
+// user-defined networks.
 func (e *Engine) Network() (*network.Network, error) {
-	return network.New(e.Bridge, e.Subnet, filepath.Join(e.Root, "network"))
+	nw, err := network.New(e.Bridge, e.Subnet, filepath.Join(e.Root, "network"))
+	if err == nil {
+		nw.Isolated = true
+	}
+	return nw, err
 }
 
 // CreateRequest is what `create` and `run` ask for.
@@ -175,8 +181,12 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 			return nil, fmt.Errorf("-p %s: %w", p, err)
 		}
 	}
-	if len(c.Config.Publish) > 0 && c.Config.NetworkMode != "bridge" && c.Config.NetworkMode != NetworkSlirp {
-		return nil, fmt.Errorf("-p needs --network bridge (published ports are forwarded to a container's own address)")
+	if err := e.checkNetworks(&c.Config); err != nil {
+		return nil, err
+	}
+	c.Config.Healthcheck = MergeHealthcheck(details.Config.Config.Healthcheck, c.Config.Healthcheck)
+	if err := checkPolicies(c.Config); err != nil {
+		return nil, err
 	}
 	if err := e.checkRootless(c); err != nil {
 		return nil, err

@@ -28,6 +28,12 @@ func (e *Engine) Stop(ref string, sig syscall.Signal, timeout time.Duration) err
 	if !c.State.Running() {
 		return nil
 	}
+	// A container removed meanwhile (its --rm clean-up won the race) is stopped.
+	if err := e.markStopped(c.ID); errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	if sig == 0 {
 		sig = syscall.SIGTERM
 	}
@@ -52,6 +58,15 @@ func (e *Engine) Kill(ref string, sig syscall.Signal) error {
 	}
 	if !c.State.Running() {
 		return fmt.Errorf("container %s is not running", c.Name)
+	}
+	// Killed with a signal that ends it, the container stays ended, whatever its restart
+	// policy (as `docker kill`).
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
+		if err := e.markStopped(c.ID); errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("container %s is not running", c.Name)
+		} else if err != nil {
+			return err
+		}
 	}
 	if err := e.Runtime.Kill(c.ID, sig, false); err != nil {
 		// It may have ended since we looked (the runtime then has it stopped, or its
@@ -156,15 +171,7 @@ func (e *Engine) removeStopped(id string, volumes bool) (done bool, err error) {
 	// A monitor killed with SIGKILL could not undo its set-up: do it now.
 	_ = e.Runtime.Delete(c.ID, true)
 	_ = e.unmountRootfs(c)
-	if nw, err := e.Network(); err == nil {
-		if leases, err := nw.Leases(); err == nil {
-			for _, l := range leases {
-				if l.Owner == c.ID {
-					_ = l.Release()
-				}
-			}
-		}
-	}
+	e.detach(c)
 	if volumes {
 		e.removeAnonymousVolumes(c)
 	}
@@ -197,8 +204,8 @@ func (e *Engine) Exec(ref string, args, env []string, dir, user string, tty bool
 	if err != nil {
 		return process.ExitSetupFailed, err
 	}
-	if !c.State.Running() {
-		return process.ExitSetupFailed, fmt.Errorf("container %s is not running", c.Name)
+	if c.State.Status != StatusRunning {
+		return process.ExitSetupFailed, fmt.Errorf("container %s is %s, not running", c.Name, c.State.Status)
 	}
 	spec, err := e.Runtime.Config(c.ID)
 	if err != nil {
@@ -246,8 +253,10 @@ func (e *Engine) Top(ref string) (string, error) {
 }
 
 // Prune removes every stopped container (with its anonymous volumes), the dangling images
-// no running container uses, the image store's unreferenced blobs and layers, and, if no container runs, the network; with volumes,
-// every volume no container uses. It returns what it removed, one line each.
+// no running container uses, the image store's unreferenced blobs and layers, the
+// user-defined networks no running container is on, and, if no container runs, the
+// default network; with volumes, every volume no container uses. It returns what it
+// removed, one line each.
 func (e *Engine) Prune(volumes bool) ([]string, error) {
 	var removed []string
 	all, err := e.Store.List()
@@ -306,6 +315,13 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 			}
 			removed = append(removed, "volume "+v.Name)
 		}
+	}
+	networks, err := e.PruneNetworks()
+	for _, name := range networks {
+		removed = append(removed, "network "+name)
+	}
+	if err != nil {
+		return removed, err
 	}
 	e.removeCgroupParent()
 	if !running {

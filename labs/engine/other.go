@@ -5,6 +5,7 @@ package engine
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 )
 
@@ -59,3 +60,13 @@ func mountLayers(driver string, layers []string, upper, work, target string) err
 }
 
 func (e *Engine) cgroupPathOf(id string) string { return "/" + CgroupParent + "/" + id }
+
+func (e *Engine) detach(c *Container) {}
+
+func hostRoutePrefixes() []netip.Prefix { return nil }
+
+// ConnectNetwork joins a container to a network (Linux only).
+func (e *Engine) ConnectNetwork(netRef, ref string, aliases []string) error { return errNotLinux }
+
+// DisconnectNetwork takes a container off a network (Linux only).
+func (e *Engine) DisconnectNetwork(netRef, ref string) error { return errNotLinux }

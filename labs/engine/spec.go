@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"containerlabs/labs/cgroup"
@@ -44,9 +45,17 @@ type Config struct {
 	Privileged bool     `json:"Privileged"`
 	CapAdd     []string `json:"CapAdd"`
 	CapDrop    []string `json:"CapDrop"`
-	// NetworkMode is "bridge" (lab 06), "host" (the host's network namespace) or "none"
-	// (a network namespace with only lo).
+	// NetworkMode is "bridge" (lab 06), "host" (the host's network namespace), "none"
+	// (a network namespace with only lo) or a user-defined network's name.
 	NetworkMode string `json:"NetworkMode"`
+	// Networks are the user-defined networks the container joins, with its aliases on each
+	// (see networks.go).
+	Networks map[string]EndpointConfig `json:"Networks,omitempty"`
+	// RestartPolicy says when the monitor starts the container again (restart.go), and
+	// Healthcheck how it checks the container's health (health.go).
+	RestartPolicy RestartPolicy     `json:"RestartPolicy"`
+	Healthcheck   *v1.HealthConfig  `json:"Healthcheck,omitempty"`
+	Labels        map[string]string `json:"Labels,omitempty"`
 	// Publish are the published ports, as -p takes them (8080:80, 5353:53/udp).
 	Publish []string `json:"PortBindings"`
 	// Volumes are the -v arguments; VolumesFrom the containers whose mounts to share.
@@ -71,13 +80,16 @@ type Mount struct {
 	Anonymous bool `json:"Anonymous,omitempty"`
 }
 
-// NetworkState is the container's place on the network while it runs.
+// NetworkState is the container's place on the network while it runs: its first network's
+// address at the top, as Docker's NetworkSettings has it, and every network's in Networks.
 type NetworkState struct {
 	Bridge    string   `json:"Bridge,omitempty"`
 	IPAddress string   `json:"IPAddress,omitempty"`
 	Gateway   string   `json:"Gateway,omitempty"`
 	Ports     []string `json:"Ports,omitempty"`
 	HostVeth  string   `json:"HostVeth,omitempty"`
+	// Networks are the container's endpoints, by network name.
+	Networks map[string]*Endpoint `json:"Networks,omitempty"`
 }
 
 // CgroupParent is where the engine's containers' cgroups live, apart from the labs'
@@ -122,16 +134,13 @@ func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
 		res.Pids = &specs.LinuxPids{Limit: &limit}
 	}
 
-	// The network namespace: a new one (plugged in after create) for bridge, slirp4netns and
-	// none, the host's own for host.
-	switch c.Config.NetworkMode {
-	case "", "bridge", NetworkSlirp, "none":
-	case "host":
+	// The network namespace: a new one (plugged in after create) for bridge, slirp4netns
+	// and none, the host's own for host (Create has checked the rest: bridge, slirp4netns,
+	// none or a user network).
+	if c.Config.NetworkMode == "host" {
 		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 			return ns.Type == specs.NetworkNamespace
 		})
-	default:
-		return nil, fmt.Errorf("--network %q: want bridge, %s, host or none", c.Config.NetworkMode, NetworkSlirp)
 	}
 
 	// Volumes and bind mounts, then the network's /etc files, which the engine writes into

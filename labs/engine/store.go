@@ -28,7 +28,10 @@ var ErrAlreadyRunning = errors.New("container is already running")
 const (
 	StatusCreated = "created" // made, never started (or made again by start)
 	StatusRunning = "running"
-	StatusExited  = "exited"
+	// StatusRestarting is a container between an exit and the start its restart policy
+	// asks for: its monitor waits out the back-off (restart.go).
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
 )
 
 // Container is everything the engine knows about one container: how it was made (fixed at
@@ -52,6 +55,11 @@ type Container struct {
 	// Network is the container's address and published ports while it runs.
 	Network NetworkState `json:"NetworkSettings"`
 	State   State        `json:"State"`
+	// RestartCount is how often the restart policy has started the container again since
+	// it was last started by hand; HasBeenManuallyStopped that stop or kill ended it, which
+	// the policy then respects (restart.go).
+	RestartCount           int  `json:"RestartCount"`
+	HasBeenManuallyStopped bool `json:"HasBeenManuallyStopped"`
 }
 
 // State is what happened to a container; the monitor writes it, and every reader checks it
@@ -72,19 +80,26 @@ type State struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is the health check's verdict and its last results (health.go).
+	Health *Health `json:"Health,omitempty"`
+	// RestartDelay is the back-off the restart policy waited before the last restart, which
+	// the next one doubles (restart.go).
+	RestartDelay time.Duration `json:"RestartDelay,omitempty"`
 }
 
-// Running reports whether the record says the container runs.
-func (s State) Running() bool { return s.Status == StatusRunning }
+// Running reports whether the record says the container runs, or is between an exit and
+// its restart (its monitor is alive either way), as Docker's State.Running does.
+func (s State) Running() bool { return s.Status == StatusRunning || s.Status == StatusRestarting }
 
-// MarshalJSON adds Running, from Status, to the record, so that inspect shows it as
-// Docker's does ({{.State.Running}}). Reading a record ignores it.
+// MarshalJSON adds Running and Restarting, from Status, to the record, so that inspect
+// shows them as Docker's does ({{.State.Running}}). Reading a record ignores them.
 func (s State) MarshalJSON() ([]byte, error) {
 	type fields State // without this method
 	return json.Marshal(struct {
 		fields
-		Running bool `json:"Running"`
-	}{fields(s), s.Running()})
+		Running    bool `json:"Running"`
+		Restarting bool `json:"Restarting"`
+	}{fields(s), s.Running(), s.Status == StatusRestarting})
 }
 
 // Store is the containers directory of an engine's state root.
@@ -210,6 +225,9 @@ func (s *Store) Resolve(ref string) (string, error) {
 	}
 	return "", fmt.Errorf("%q matches %d containers: give more of the ID", ref, len(matches))
 }
+
+// tombPrefix names a container directory that Remove is deleting: IDs never lists it.
+const tombPrefix = ".removed-"
 
 // IDs lists the IDs of all containers.
 func (s *Store) IDs() ([]string, error) {
@@ -339,9 +357,26 @@ func (s *Store) Lock(id string) (func(), error) {
 
 // Remove deletes a container's record, directory and name. The caller has stopped it and
 // undone its mounts.
+//
+// The directory is first renamed out of the way, in one step, and only then deleted. A
+// command racing this one (rm -f of the same container, a --rm monitor) may be about to make
+// the lock file in it (see Lock); deleted in place, file by file, the directory could get
+// that new file after it was emptied, and the last rmdir would fail with "directory not
+// empty". Renamed, its old path is gone for every other command at once. A remover that
+// died half-way leaves its tombstone behind, which the next removal clears.
 func (s *Store) Remove(c *Container) error {
-	if err := os.RemoveAll(s.Dir(c.ID)); err != nil {
+	containers := filepath.Join(s.root, "containers")
+	tomb := filepath.Join(containers, tombPrefix+c.ID)
+	if err := os.Rename(s.Dir(c.ID), tomb); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	if err := os.RemoveAll(tomb); err != nil {
+		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	if stale, err := filepath.Glob(filepath.Join(containers, tombPrefix+"*")); err == nil {
+		for _, dir := range stale {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	nameFile := filepath.Join(s.root, "names", c.Name)
 	if owner, err := os.ReadFile(nameFile); err == nil && string(owner) == c.ID {

@@ -560,7 +560,7 @@ func TakeSnapshot(t testing.TB) Snapshot {
 		}
 		return l
 	})
-	for _, table := range []string{"filter", "nat"} {
+	for _, table := range []string{"filter", "nat", "mangle"} {
 		s.Rules = append(s.Rules, lines(commandOutput("iptables-save", "-t", table), func(l string) string {
 			switch {
 			case strings.HasPrefix(l, "#"):

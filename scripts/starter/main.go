@@ -45,7 +45,7 @@ import (
 // leftOut are the parts of the repository the starter does not contain: lab 08 and the
 // packages only it uses. The engine is the labs put together, to read and run, not to fill
 // in; a starter tree covers the workshop's labs 01-07.
-var leftOut = []string{".git", "bin", "08-engine", "labs/engine", "labs/runtime", "labs/build"}
+var leftOut = []string{".git", "bin", "08-engine", "labs/engine", "labs/runtime", "labs/build", "labs/compose"}
 
 var labDir = regexp.MustCompile(`^(\d\d)-[a-z0-9-]+$`)
 
