@@ -264,8 +264,8 @@ func (e *Engine) checkRootless(c *Container) error {
 		return nil
 	}
 	cfg := c.Config
-	if cfg.NetworkMode == "bridge" {
-		return fmt.Errorf("--network bridge needs root (a bridge, veths and NAT rules in the host's network namespace): a rootless container uses %s (the default), host or none", NetworkSlirp)
+	if cfg.NetworkMode == DefaultNetwork || !builtin(cfg.NetworkMode) || len(cfg.Networks) > 0 {
+		return fmt.Errorf("--network %s needs root (bridges, veths and NAT rules live in the host's network namespace): a rootless container uses %s (the default), host or none", cfg.NetworkMode, NetworkSlirp)
 	}
 	if cfg.NetworkMode == NetworkSlirp {
 		if _, err := network.SlirpUsable(); err != nil {
