@@ -103,5 +103,8 @@ if command -v containerd >/dev/null && command -v ctr >/dev/null; then
 	step "containerd, with ctr run --runc-binary: containerd's shim calls labs-runc create, start, state, delete." \
 		"scripts/containerd-demo.sh $DEMO"
 fi
+say "Rootless: the same engine run by an ordinary user, in a user namespace over its subordinate IDs. The same breakout that gives host root from a rootful container gives only that user from a rootless one (a directory of the demo's stands in for the host's files)."
+step "scripts/rootless-escape.sh runs one payload in both: as root, and as a user it creates with a subordinate range (and removes)." \
+	"scripts/rootless-escape.sh"
 step "system prune removes stopped containers, unreferenced image data and, once no container runs, the network." \
 	"$E system prune --volumes"

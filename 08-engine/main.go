@@ -26,6 +26,7 @@ import (
 	"containerlabs/labs/cgroup"
 	"containerlabs/labs/engine"
 	_ "containerlabs/labs/engine/idlemonitor" // a detached container's monitor idles in C
+	_ "containerlabs/labs/engine/userns"      // an ordinary user's commands join its engine namespaces
 	"containerlabs/labs/image"
 	"containerlabs/labs/process"
 	"containerlabs/labs/runtime"
@@ -68,7 +69,8 @@ applications
 system
   system prune [--volumes]
 
-State lives under --root (default $CONTAINERLABS_ROOT or /var/lib/containerlabs).
+State lives under --root (default $CONTAINERLABS_ROOT, or /var/lib/containerlabs for root
+and ~/.local/share/containerlabs for an ordinary user, whose engine is rootless).
 Exit status: the container's, or 125 (engine error), 126 (cannot run), 127 (not found).`
 
 // errUsage marks a command line that makes no sense.
@@ -98,9 +100,6 @@ func main() {
 
 func dispatch(args []string) (int, error) {
 	root := os.Getenv("CONTAINERLABS_ROOT")
-	if root == "" {
-		root = engine.DefaultRoot
-	}
 	for len(args) > 0 && strings.HasPrefix(args[0], "--root") {
 		if v, ok := strings.CutPrefix(args[0], "--root="); ok {
 			root, args = v, args[1:]
@@ -113,6 +112,14 @@ func dispatch(args []string) (int, error) {
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		fmt.Println(usage)
 		return 0, nil
+	}
+	// An ordinary user's engine runs as root of a user namespace of its own (rootless):
+	// this returns only for root, or if the namespace could not be joined.
+	if err := engine.EnterUserNamespace(os.Stderr); err != nil {
+		return 125, err
+	}
+	if root == "" {
+		root = engine.DefaultStateRoot()
 	}
 	e, err := engine.Open(root)
 	if err != nil {
@@ -158,6 +165,9 @@ func run(e *engine.Engine, args []string, start bool) (int, error) {
 	c, err := e.Create(req)
 	if err != nil {
 		return process.ExitCodeFor(err), err
+	}
+	if note := e.StorageNote(); note != "" {
+		fmt.Fprintln(os.Stderr, "08-engine:", note)
 	}
 	if !start {
 		fmt.Println(c.ID)

@@ -19,6 +19,11 @@ func showContainer(e *engine.Engine, args []string) (int, error) {
 	if len(args) != 1 {
 		return 125, fmt.Errorf("usage: 08-engine show [--html FILE] CONTAINER")
 	}
+	if e.Rootless != nil {
+		// The host's column is /proc/1/ns, which the kernel shows only to root (and to
+		// processes of root's own user namespace), never to the user's engine.
+		return 125, fmt.Errorf("show needs root: it compares the container's namespaces with the host's (/proc/1/ns), which the kernel hides from an ordinary user; look at a rootless container with ps, /proc/PID/uid_map and /proc/PID/ns instead")
+	}
 	c, err := e.Store.Get(args[0])
 	if err != nil {
 		return 125, err

@@ -14,6 +14,10 @@
 #   memory    the per-container monitor of an idle detached container, Pss from
 #             /proc/PID/smaps_rollup, at n=1 and n=20: 08-engine's monitor, conmon,
 #             containerd-shim
+#   rootless  `run --rm IMAGE /bin/true` of 08-engine as an ordinary user (a user the script
+#             creates, with a subordinate range, and removes) beside 08-engine as root, with
+#             --network none and with each one's default network (slirp4netns, bridge)
+#             (ENGINE_RUNS=20 each, in ENGINE_ROUNDS=2 rounds)
 #   images    an image of about 200 MB in 5 layers (one of 20,000 small files) served by an
 #             in-memory registry on 127.0.0.1: pull without unpack (crane, skopeo), pull and
 #             unpack into the store (podman, docker), unpack alone (umoci, tar), push (crane,
@@ -48,15 +52,16 @@ source "$(dirname "$0")/lib.sh"
 require_root "$@"
 
 SECTIONS=("$@")
-[ "${#SECTIONS[@]}" -gt 0 ] || SECTIONS=(runtimes run parallel memory images)
+[ "${#SECTIONS[@]}" -gt 0 ] || SECTIONS=(runtimes run parallel memory rootless images)
 for s in "${SECTIONS[@]}"; do
-	case "$s" in runtimes | run | parallel | memory | images) ;; *) die "unknown section $s (runtimes run parallel memory images)" ;; esac
+	case "$s" in runtimes | run | parallel | memory | rootless | images) ;; *) die "unknown section $s (runtimes run parallel memory rootless images)" ;; esac
 done
 wants() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
 
 if [ -z "${CLBENCH_PRIVATE:-}" ]; then
 	find_go || die "no Go toolchain found; run scripts/setup.sh first"
 	apt_install hyperfine runc crun time busybox-static gcc libseccomp-dev
+	wants rootless && apt_install uidmap slirp4netns
 	if wants run || wants parallel || wants memory || wants images; then
 		# Never started as services: policy-rc.d keeps the packages from starting them.
 		apt_install_quietly docker.io podman conmon containernetworking-plugins skopeo umoci ||
@@ -641,10 +646,62 @@ bench_images() {
 	result "(unpack by 08-engine is timed as \`create\` of a container from an image whose blobs were pulled with --no-unpack)"
 }
 
+# --- rootless: run --rm as an ordinary user, beside root ---
+
+bench_rootless() {
+	local R="$WORK/rootless" tool
+	mkdir -p "$R"
+	for tool in useradd userdel usermod newuidmap newgidmap setpriv slirp4netns; do
+		command -v "$tool" >/dev/null || { skipped "rootless ($tool is missing)"; return; }
+	done
+	local user="clbench$$" home="/tmp/containerlabs-bench-rootless-$$"
+	add_rootless_user "$user" "$home" || { skipped "rootless (could not create $user)"; return; }
+	at_exit "remove_rootless_user $user"
+	install -m 0755 "$BIN/08-engine" "$home/08-engine"
+	install -m 0644 "$WORK/busybox.tar" "$home/busybox.tar"
+	# slirp4netns opens /dev/net/tun as the user: open it as Debian's udev does, until the end.
+	local tun
+	tun="$(stat -c %a /dev/net/tun)"
+	at_exit "chmod $tun /dev/net/tun"
+	chmod 0666 /dev/net/tun
+	# The user's commands run through setpriv and env (two execs more than root's); the
+	# row "setpriv + env alone" measures what that adds.
+	local as_user
+	as_user="$(rootless_user_command "$user")"
+	$as_user "$home/08-engine" load -i "$home/busybox.tar" >"$R/load.log" 2>&1 || { cat "$R/load.log"; skipped "rootless (load failed)"; return; }
+	echo "measuring run --rm $IMAGE /bin/true as root and as $user, $ENGINE_RUNS runs of each in $ENGINE_ROUNDS rounds"
+	local args=(
+		-n "root --network none" "${CMD[ours]} run --rm --network none $IMAGE /bin/true"
+		-n "rootless --network none" "$as_user $home/08-engine run --rm --network none $IMAGE /bin/true"
+		-n "root bridge" "${CMD[ours]} run --rm $IMAGE /bin/true"
+		-n "rootless slirp4netns" "$as_user $home/08-engine run --rm $IMAGE /bin/true"
+		-n "setpriv + env alone" "$as_user /bin/true"
+	)
+	local round
+	for round in $(seq "$ENGINE_ROUNDS"); do
+		hyperfine --shell=none --warmup 2 --runs "$(((ENGINE_RUNS + ENGINE_ROUNDS - 1) / ENGINE_ROUNDS))" \
+			--export-csv "$R/$round.csv" --style basic "${args[@]}" >"$R/run.log" 2>&1 ||
+			{ cat "$R/run.log"; die "the rootless benchmark failed"; }
+	done
+	result ""
+	result "$(printf '%-34s %10s %10s %10s %10s' "run --rm /bin/true, ms" median min max "vs root")"
+	local name median min max rootful=""
+	for name in "root --network none" "rootless --network none" "root bridge" "rootless slirp4netns" "setpriv + env alone"; do
+		awk -F, -v c="$name" '$1 == c { print $4 * 1000 }' "$R"/*.csv >"$R/m"
+		median="$(stats "$R/m" | awk '{ printf "%.1f", $1 }')"
+		min="$(awk -F, -v c="$name" '$1 == c { print $7 * 1000 }' "$R"/*.csv | sort -g | head -1)"
+		max="$(awk -F, -v c="$name" '$1 == c { print $8 * 1000 }' "$R"/*.csv | sort -g | tail -1)"
+		case "$name" in "root "*) rootful="$median" ;; esac
+		local vs=""
+		case "$name" in rootless*) vs="$(ratio "$median" "$rootful")" ;; esac
+		result "$(printf '%-34s %10s %10.1f %10.1f %10s' "08-engine $name" "$median" "$min" "$max" "$vs")"
+	done
+}
+
 # --- run the sections ---
 
 wants runtimes && bench_runtimes
-if wants run || wants parallel || wants memory || wants images; then
+if wants run || wants parallel || wants memory || wants rootless || wants images; then
 	echo "starting the engines (private state, sockets and bridges under $WORK)"
 	start_ours
 	if wants run || wants parallel || wants memory || wants images; then
@@ -657,6 +714,7 @@ fi
 wants run && bench_run
 wants parallel && bench_parallel
 wants memory && bench_memory
+wants rootless && bench_rootless
 wants images && bench_images
 
 echo

@@ -78,8 +78,10 @@ MIRROR="${VM_MIRROR:-http://deb.debian.org/debian}"
 # the kernel can load modules on demand (overlay, veth, bridge, netfilter), iproute2 and
 # iptables for lab 06 and the checks' snapshots, procps for ps, libseccomp2 for the cgo
 # test binaries, containerd and runc for the containerd check, docker.io for Docker's, and
-# containernetworking-plugins for the pods of containerd's CRI plugin.
-VM_PACKAGES=(busybox-static kmod iproute2 iptables procps libseccomp2 containerd runc docker.io containernetworking-plugins)
+# containernetworking-plugins for the pods of containerd's CRI plugin, uidmap and
+# slirp4netns for the rootless engine's checks (a user with a delegated cgroup).
+VM_PACKAGES=(busybox-static kmod iproute2 iptables procps libseccomp2 containerd runc docker.io containernetworking-plugins
+	uidmap slirp4netns)
 
 start_total=$EPOCHREALTIME
 elapsed() { # elapsed SINCE: seconds from SINCE to now, one decimal
@@ -217,7 +219,7 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mount --make-rshared /
 hostname cgroup2-vm
 ip link set lo up
-for m in overlay veth bridge; do modprobe "$m" || echo "@@vm warning: modprobe $m failed"; done
+for m in overlay veth bridge tun; do modprobe "$m" || echo "@@vm warning: modprobe $m failed"; done
 mkdir -p /work
 if ! mount -t ext4 /dev/vdb /work; then
 	echo "@@vm error: no second disk with a run script"

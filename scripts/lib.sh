@@ -114,6 +114,60 @@ msg() {
 		END { if (!found) print ENVIRON["MSG"] }' "$SCRIPTS/i18n/messages.tsv"
 }
 
+# --- an ordinary user for the rootless engine (bench.sh, rootless-escape.sh) ---
+
+# add_rootless_user NAME HOME creates a system account (useradd gives ordinary ones a range
+# of its own choosing) with HOME, and 65536 subordinate uids and gids after every range
+# /etc/subuid and /etc/subgid hand out (and above 2^31). remove_rootless_user undoes it.
+add_rootless_user() {
+	local name="$1" home="$2" start
+	start="$(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: 'BEGIN { m = 2147483648 }
+		NF == 3 && $2 + $3 > m { m = $2 + $3 } END { print m }')"
+	useradd --system --create-home --home-dir "$home" --shell /bin/sh "$name" || return
+	usermod --add-subuids "$start-$((start + 65535))" --add-subgids "$start-$((start + 65535))" "$name"
+	install -d -o "$(id -u "$name")" -g "$(id -g "$name")" -m 0700 "$home/run"
+}
+
+# remove_rootless_user NAME ends the user's processes (its own uid and its subordinate
+# range), by PID, then removes its ranges, the account and its home.
+remove_rootless_user() {
+	local name="$1" uid home start count pid owner tries left
+	uid="$(id -u "$name")" || return
+	home="$(getent passwd "$name" | cut -d: -f6)"
+	IFS=: read -r _ start count < <(grep "^$name:" /etc/subuid)
+	for tries in $(seq 50); do
+		left=0
+		for pid in /proc/[0-9]*; do
+			owner="$(awk '$1 == "Uid:" { print $2 }' "$pid/status" 2>/dev/null)" || continue
+			[ -n "$owner" ] || continue
+			if [ "$owner" = "$uid" ] || { [ -n "$start" ] && [ "$owner" -ge "$start" ] && [ "$owner" -lt $((start + count)) ]; }; then
+				kill -9 "${pid#/proc/}" 2>/dev/null && left=1
+			fi
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	[ -n "$start" ] && usermod --del-subuids "$start-$((start + count - 1))" --del-subgids "$start-$((start + count - 1))" "$name"
+	userdel "$name"
+	[ -n "$home" ] && remove_tree "$home"
+}
+
+# rootless_user_command NAME prints the command prefix that runs a command as NAME, with a
+# clean environment that names its home and a runtime directory in it; as_rootless_user NAME
+# COMMAND... runs COMMAND so.
+rootless_user_command() {
+	local uid gid home
+	uid="$(id -u "$1")" gid="$(id -g "$1")" home="$(getent passwd "$1" | cut -d: -f6)"
+	echo "setpriv --reuid=$uid --regid=$gid --clear-groups env -i HOME=$home USER=$1" \
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$home/run"
+}
+as_rootless_user() {
+	local prefix
+	prefix="$(rootless_user_command "$1")"
+	shift
+	$prefix "$@"
+}
+
 # --- the walkthrough (demo.sh and each lab's demo.sh) ---
 
 DEMO_PAUSE="${DEMO_PAUSE:-0}"

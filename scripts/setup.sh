@@ -12,9 +12,11 @@ require_root "$@"
 # ports (lab 06), iproute2 for the preflight's and learners' own `ip` commands, curl and
 # unzip to fetch Go when it is missing; gcc and libseccomp-dev for the engine and runtime
 # (cgo: nsenter's C constructor and seccomp filters); util-linux's script for terminal
-# checks. (scripts/test.sh adds containerd, without starting its system service, for the
-# runtime's containerd check.)
-PACKAGES=(busybox-static iptables iproute2 curl unzip ca-certificates gcc libc6-dev libseccomp-dev pkg-config util-linux)
+# checks; uidmap (newuidmap, newgidmap), slirp4netns and fuse-overlayfs for the engine run
+# by an ordinary user (rootless). (scripts/test.sh adds containerd, without starting its
+# system service, for the runtime's containerd check.)
+PACKAGES=(busybox-static iptables iproute2 curl unzip ca-certificates gcc libc6-dev libseccomp-dev pkg-config util-linux
+	uidmap slirp4netns fuse-overlayfs)
 GO_MINOR=1.26
 
 # install_go fetches a Go toolchain from the module proxy (the same place `go` itself gets
@@ -169,6 +171,27 @@ if [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]; then
 else
 	report info ip_forward "off (lab 06 turns it on while a container runs NAT)"
 fi
+
+# Rootless (08-engine as an ordinary user): user namespaces for everyone, the ID-map helpers,
+# and the devices slirp4netns and fuse-overlayfs open as that user.
+if [ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 1 ] &&
+	[ "$(cat /proc/sys/user/max_user_namespaces)" -gt 0 ]; then
+	report ok "rootless userns" "ordinary users may create user namespaces"
+else
+	report optional "rootless userns" "ordinary users may not create user namespaces" "sysctl kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000"
+fi
+if command -v newuidmap >/dev/null && command -v newgidmap >/dev/null; then
+	report ok "rootless ID maps" "newuidmap and newgidmap"
+else
+	report optional "rootless ID maps" "no newuidmap/newgidmap: a rootless engine maps one ID" "apt-get install uidmap"
+fi
+for dev in /dev/net/tun /dev/fuse; do
+	if [ -e "$dev" ] && [ "$(stat -c %a "$dev")" = 666 ]; then
+		report ok "rootless $dev" "open to ordinary users"
+	else
+		report optional "rootless $dev" "not open to ordinary users (rootless networking or fuse-overlayfs need it)" "chmod 0666 $dev (as udev does on Debian)"
+	fi
+done
 
 if [ "$failed" -ne 0 ]; then
 	echo "${RED}$(msg "some requirements are missing; the labs that need them will fail or skip")${RESET}"

@@ -17,7 +17,12 @@
 //	pause ID | resume ID
 //	update --resources FILE|- ID
 //	features
-//	spec [--bundle DIR] [COMMAND ARG...]    write a config.json with Docker's default hardening
+//	spec [--bundle DIR] [--rootless] [COMMAND ARG...]    write a config.json with Docker's default hardening
+//
+// --rootless (true, false, auto: an ordinary user or root of a user namespace) runs a
+// container without a cgroup of its own where the caller may create none, as runc's does,
+// if it asks for no limit; its state root is then $XDG_RUNTIME_DIR/labs-runc. `spec
+// --rootless` writes a config an ordinary user can run, as `runc spec --rootless` does.
 //
 // --systemd-cgroup is accepted, as containerd passes it when so configured, and changes
 // nothing: this runtime writes cgroupfs itself and has no systemd driver. A cgroupsPath in
@@ -60,12 +65,12 @@ var errUsage = errors.New("usage: labs-runc [global flags] create|start|run|stat
 func dispatch(args []string) int {
 	global := flag.NewFlagSet("labs-runc", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
-	root := global.String("root", runtime.DefaultRoot, "state directory")
+	root := global.String("root", runtime.DefaultRootFor(), "state directory")
 	logPath := global.String("log", "", "log file (default stderr)")
 	logFormat := global.String("log-format", "text", "log format: text or json")
 	debug := global.Bool("debug", false, "log debug messages")
 	systemdCgroup := global.Bool("systemd-cgroup", false, "accepted; no effect (see the package comment)")
-	global.Bool("rootless", false, "accepted; this runtime runs as root only")
+	rootless := global.String("rootless", "auto", "run a container the caller may not give a cgroup without one, if it asks for no limit: true, false or auto (an ordinary user, or root of a user namespace)")
 	global.String("criu", "", "accepted; checkpoints are not supported")
 	version := global.Bool("version", false, "print the version")
 	global.BoolVar(version, "v", false, "print the version")
@@ -97,6 +102,10 @@ func dispatch(args []string) int {
 		log.Debugf("--systemd-cgroup: no systemd driver; cgroupsPath is used as a cgroupfs path")
 	}
 	r := &runtime.Runtime{Root: *root, Log: log}
+	if r.Rootless, err = runtime.ParseRootless(*rootless); err != nil {
+		fmt.Fprintln(os.Stderr, "labs-runc:", err)
+		return 2
+	}
 	if global.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, errUsage)
 		return 2
@@ -229,6 +238,7 @@ func command(r *runtime.Runtime, name string, args []string) (int, error) {
 	case "spec":
 		bundle := fs.String("bundle", ".", "where to write config.json")
 		fs.StringVar(bundle, "b", ".", "where to write config.json")
+		rootless := fs.Bool("rootless", false, "a config an ordinary user can run")
 		if err := fs.Parse(args); err != nil {
 			return 2, errUsage
 		}
@@ -236,7 +246,11 @@ func command(r *runtime.Runtime, name string, args []string) (int, error) {
 		if len(cmd) == 0 {
 			cmd = []string{"sh"}
 		}
-		data, err := json.MarshalIndent(runtime.DockerSpec(cmd), "", "\t")
+		spec := runtime.DockerSpec(cmd)
+		if *rootless {
+			runtime.RootlessSpec(spec, os.Geteuid(), os.Getegid())
+		}
+		data, err := json.MarshalIndent(spec, "", "\t")
 		if err != nil {
 			return 1, err
 		}

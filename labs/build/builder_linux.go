@@ -323,7 +323,7 @@ func (b *builder) mount(img imageState) (*mounted, error) {
 		}
 		layers = []string{empty}
 	}
-	if err := overlay.Mount(layers, m.upper, filepath.Join(dir, "work"), m.root); err != nil {
+	if err := b.e.MountLayers(layers, m.upper, filepath.Join(dir, "work"), m.root); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

@@ -59,3 +59,6 @@ func (c *Cgroup) Stats() (Stats, error) { return Stats{}, errNotLinux }
 
 // Remove kills the group's processes and removes it (Linux only).
 func (c *Cgroup) Remove() error { return errNotLinux }
+
+// Delegated finds the cgroup delegated to this process's user (Linux only).
+func Delegated() (string, error) { return "", errNotLinux }

@@ -93,4 +93,10 @@
 // killer struck and what was used, and Remove kills anything left in the group and
 // removes it. A manager that dies (kill -9) cannot clean up after itself, so each start
 // calls RemoveStale first, which removes the groups that no live process uses.
+//
+// # Delegation
+//
+// Only root may create groups, except in a cgroup v2 subtree delegated to a user, whose
+// directory and interface files the user owns (delegate_linux.go: Delegated finds it). A
+// rootless engine makes its containers' groups there; on v1 it has none.
 package cgroup

@@ -29,4 +29,13 @@
 // engine process runs, and a monitor killed with SIGKILL takes down only its own container's
 // bookkeeping: the next command that looks finds out from the kernel (is that PID, started
 // at that time, still alive?) and repairs the record. State is reconciled, never trusted.
+//
+// # Rootless
+//
+// Run by an ordinary user, the engine is rootless (rootless.go): every command joins a user
+// namespace mapped over the user's own ID and its subordinate IDs (held by a pause process,
+// entered by package userns), keeps its state in the user's home, connects containers with
+// slirp4netns instead of the bridge, mounts overlays with userxattr (or fuse-overlayfs), and
+// gives containers a cgroup only where one is delegated to the user; what it cannot give it
+// refuses at create, saying why.
 package engine

@@ -54,6 +54,9 @@ type Engine struct {
 	// 10.88.0.0/16 by default), the engine's default network; user-defined networks have
 	// bridges of their own (networks.go).
 	Bridge, Subnet string
+	// Rootless is set when the engine runs as an ordinary user, in a user namespace of its
+	// own (see rootless.go).
+	Rootless *Rootless
 }
 
 // Open opens the engine whose state lives under root.
@@ -89,10 +92,15 @@ func Open(root string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	rootless, err := rootlessHere()
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		Root: root, Store: store, Volumes: volumes, Images: images,
-		Runtime: &runtime.Runtime{Root: filepath.Join(own, "runtime")},
+		Runtime: &runtime.Runtime{Root: filepath.Join(own, "runtime"), Rootless: rootless != nil},
 		Bridge:  network.DefaultBridge, Subnet: network.DefaultSubnet,
+		Rootless: rootless,
 	}
 	// A workshop machine, or a test, may need the engine on a bridge of its own.
 	if b, s := os.Getenv(EnvBridge), os.Getenv(EnvSubnet); b != "" && s != "" {
@@ -143,9 +151,13 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	driver, _, err := e.storageDriver()
+	if err != nil {
+		return nil, err
+	}
 	c := &Container{
 		ID: NewID(), Name: req.Name, Created: time.Now().UTC(), Image: ref, ImageID: details.ID.String(),
-		Layers: layers, Config: req.Config, State: State{Status: StatusCreated},
+		Layers: layers, Driver: driver, Config: req.Config, State: State{Status: StatusCreated},
 	}
 	c.Config.Image = req.Image
 	if c.Name == "" {
@@ -153,6 +165,9 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	}
 	if c.Config.Hostname == "" {
 		c.Config.Hostname = c.ID[:12]
+	}
+	if c.Config.NetworkMode == "" {
+		c.Config.NetworkMode = e.defaultNetwork()
 	}
 	p, err := resolveProcess(c, details.Config)
 	if err != nil {
@@ -171,6 +186,9 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	}
 	c.Config.Healthcheck = MergeHealthcheck(details.Config.Config.Healthcheck, c.Config.Healthcheck)
 	if err := checkPolicies(c.Config); err != nil {
+		return nil, err
+	}
+	if err := e.checkRootless(c); err != nil {
 		return nil, err
 	}
 	if c.Mounts, err = e.mounts(c); err != nil {
@@ -282,7 +300,7 @@ func (e *Engine) mountRootfs(c *Container) error {
 	if mounted, _ := isMountPoint(rootfs); mounted {
 		return nil
 	}
-	return overlay.Mount(c.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
+	return mountLayers(c.Driver, c.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
 }
 
 func (e *Engine) unmountRootfs(c *Container) error {

@@ -178,16 +178,20 @@ func (e *Engine) removeStopped(id string, volumes bool) (done bool, err error) {
 	if err := e.Store.Remove(c); err != nil {
 		return false, err
 	}
-	removeCgroupParent()
+	e.removeCgroupParent()
 	return true, nil
 }
 
-// removeCgroupParent removes the engine's parent cgroup in every hierarchy once no
-// container's group is left in it (rmdir refuses while it has children, which is the
-// check).
-func removeCgroupParent() {
+// removeCgroupParent removes the engine's parent cgroup in every hierarchy (a rootless
+// engine's in its delegated group) once no container's group is left in it (rmdir refuses
+// while it has children, which is the check).
+func (e *Engine) removeCgroupParent() {
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + CgroupParent)
-	for _, dir := range append(dirs, "/sys/fs/cgroup/"+CgroupParent) {
+	dirs = append(dirs, "/sys/fs/cgroup/"+CgroupParent)
+	if e.Rootless != nil {
+		dirs = append(dirs, filepath.Join("/sys/fs/cgroup", filepath.Dir(e.cgroupPathOf("ID"))))
+	}
+	for _, dir := range dirs {
 		_ = syscall.Rmdir(dir)
 	}
 }
@@ -217,6 +221,11 @@ func (e *Engine) Exec(ref string, args, env []string, dir, user string, tty bool
 		u, err := image.ResolveUser(e.Store.Dir(c.ID)+"/rootfs", user)
 		if err != nil {
 			return process.ExitSetupFailed, err
+		}
+		if e.Rootless != nil {
+			if err := e.Rootless.checkUser(u.UID, u.GID); err != nil {
+				return process.ExitSetupFailed, err
+			}
 		}
 		p.User = specs.User{UID: uint32(u.UID), GID: uint32(u.GID)}
 	}
@@ -314,13 +323,16 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 	if err != nil {
 		return removed, err
 	}
-	removeCgroupParent()
+	e.removeCgroupParent()
 	if !running {
 		// Only the runtime's cache of compiled seccomp filters is left there.
 		if err := os.RemoveAll(e.Runtime.Root); err != nil {
 			return removed, err
 		}
-		if nw, err := e.Network(); err == nil {
+		if e.Rootless != nil {
+			// No bridge to remove; the user namespace goes with its pause.
+			removed = append(removed, e.Rootless.stopPause()...)
+		} else if nw, err := e.Network(); err == nil {
 			lines, err := nw.Cleanup()
 			if err != nil && !os.IsNotExist(err) {
 				return removed, err

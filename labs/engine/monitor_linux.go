@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/image"
+	"containerlabs/labs/network"
 	"containerlabs/labs/process"
 	"containerlabs/labs/runtime"
 )
@@ -261,7 +262,9 @@ type monitor struct {
 	c *Container
 	// attachments are the container's networks, as setUp connects them.
 	attachments []*attachment
-	created     bool
+	// slirp connects a rootless container (slirp4netns), as setUp starts it.
+	slirp   *network.Slirp
+	created bool
 	// mounted is set once this monitor has mounted the root: a start that lost the race
 	// to another must not unmount the winner's.
 	mounted bool
@@ -322,6 +325,11 @@ func (m *monitor) setUp(id string) (int, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if m.e.Rootless != nil {
+		if err := m.e.Rootless.checkUser(user.UID, user.GID); err != nil {
+			return fail(err)
+		}
+	}
 
 	// 3. The networks (lab 06): an address on each, and the files that name it.
 	addr := netip.MustParseAddr("127.0.0.1")
@@ -330,6 +338,10 @@ func (m *monitor) setUp(id string) (int, error) {
 	}
 	if len(m.attachments) > 0 {
 		addr = m.attachments[0].lease.Address
+	}
+	if c.Config.NetworkMode == NetworkSlirp {
+		addr = network.SlirpAddress
+		c.Network.IPAddress, c.Network.Gateway = addr.String(), network.SlirpGateway.String()
 	}
 	if c.Config.NetworkMode != "host" {
 		if err := m.e.writeEtcFiles(c, addr); err != nil {
@@ -342,6 +354,9 @@ func (m *monitor) setUp(id string) (int, error) {
 		UID: uint32(user.UID), GID: uint32(user.GID)}, dir)
 	if err != nil {
 		return fail(err)
+	}
+	if m.e.Rootless != nil {
+		m.e.Rootless.adjustSpec(spec, c)
 	}
 	data, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
@@ -404,6 +419,11 @@ func (m *monitor) setUp(id string) (int, error) {
 	//    its command runs (lab 06's step 5, and Docker's through a prestart hook).
 	if err := m.connect(state.Pid); err != nil {
 		return fail(err)
+	}
+	if c.Config.NetworkMode == NetworkSlirp {
+		if err := m.connectSlirp(state.Pid); err != nil {
+			return fail(err)
+		}
 	}
 
 	// 8. Start: the init execs the command.
@@ -508,7 +528,7 @@ func (m *monitor) watch() int {
 // container ended (or removes it, for --rm). It returns the container's exit status.
 func (m *monitor) finish(status syscall.WaitStatus) int {
 	code := process.StatusCode(status)
-	oom := oomKills("/" + CgroupParent + "/" + m.c.ID)
+	oom := oomKills(m.e.cgroupPathOf(m.c.ID))
 	m.tearDown()
 
 	unlock, err := m.e.Store.Lock(m.c.ID)
@@ -580,6 +600,9 @@ func (m *monitor) tearDown() {
 	}
 	if m.c != nil {
 		m.e.detach(m.c)
+	}
+	if m.slirp != nil {
+		m.slirp.Stop()
 	}
 	if m.attach != nil {
 		m.attach.close()

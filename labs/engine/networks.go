@@ -111,9 +111,10 @@ type NetworkRequest struct {
 // Bridge is the name of a user-defined network's bridge interface.
 func (n *Network) Bridge() string { return n.Options[bridgeNameOption] }
 
-// builtin reports whether name is one of the networks every engine has.
+// builtin reports whether name is one of the networks every engine has, or a rootless
+// engine's slirp4netns (rootless.go), which no bridge carries either.
 func builtin(name string) bool {
-	return name == DefaultNetwork || name == HostNetwork || name == NoNetwork
+	return name == DefaultNetwork || name == HostNetwork || name == NoNetwork || name == NetworkSlirp
 }
 
 func (e *Engine) networksDir() string { return filepath.Join(e.Store.Root(), "networks") }

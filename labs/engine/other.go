@@ -4,6 +4,7 @@ package engine
 
 import (
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 )
@@ -33,6 +34,32 @@ func (e *Engine) AttachTo(ref string, opts AttachOptions) (int, bool, error) {
 
 // TerminalSize returns a terminal's rows and columns (Linux only).
 func TerminalSize(f *os.File) (uint16, uint16) { return 0, 0 }
+
+// EnterUserNamespace joins an ordinary user's engine namespaces (Linux only; elsewhere
+// there is nothing to join).
+func EnterUserNamespace(notes io.Writer) error { return nil }
+
+func rootlessHere() (*Rootless, error) { return nil, nil }
+
+func (e *Engine) checkRootless(c *Container) error { return nil }
+
+func (r *Rootless) stopPause() []string { return nil }
+
+func (e *Engine) storageDriver() (driver, reason string, err error) { return "overlay", "", nil }
+
+// StorageNote says which storage driver a rootless engine falls back to (Linux only).
+func (e *Engine) StorageNote() string { return "" }
+
+// MountLayers mounts layers with the engine's storage driver (Linux only).
+func (e *Engine) MountLayers(layers []string, upper, work, target string) error {
+	return errNotLinux
+}
+
+func mountLayers(driver string, layers []string, upper, work, target string) error {
+	return errNotLinux
+}
+
+func (e *Engine) cgroupPathOf(id string) string { return "/" + CgroupParent + "/" + id }
 
 func (e *Engine) detach(c *Container) {}
 

@@ -134,9 +134,9 @@ func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
 		res.Pids = &specs.LinuxPids{Limit: &limit}
 	}
 
-	// The network namespace: a new one (plugged in after create) for bridge and none, the
-	// host's own for host.
-	// host's own for host (Create has checked the rest: bridge, none or a user network).
+	// The network namespace: a new one (plugged in after create) for bridge, slirp4netns
+	// and none, the host's own for host (Create has checked the rest: bridge, slirp4netns,
+	// none or a user network).
 	if c.Config.NetworkMode == "host" {
 		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 			return ns.Type == specs.NetworkNamespace

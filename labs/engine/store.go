@@ -46,7 +46,10 @@ type Container struct {
 	ImageID string `json:"ImageID"`
 	// Layers are the image's unpacked layers, lowest first: the overlay's lowerdirs.
 	Layers []string `json:"Layers"`
-	Config Config   `json:"Config"`
+	// Driver mounts the container's root from its layers: overlay, or fuse-overlayfs for
+	// a rootless engine whose kernel refuses overlayfs to a user namespace.
+	Driver string `json:"Driver"`
+	Config Config `json:"Config"`
 	// Mounts are the container's volumes and bind mounts, resolved to host paths.
 	Mounts []Mount `json:"Mounts"`
 	// Network is the container's address and published ports while it runs.

@@ -55,7 +55,7 @@ func unpackLayer(r io.Reader, dir string) error {
 }
 
 func unpackEntry(u *rootfs.Unpacker, hdr *tar.Header, body io.Reader) error {
-	// lab:07 begin: OCI whiteouts: ".wh..wh..opq" marks its directory opaque (u.SetXattr of overlay.OpaqueXattr), ".wh.NAME" becomes an overlay whiteout of NAME (overlay.MakeWhiteoutAt) unless this layer has NAME itself; other ".wh..wh." entries are skipped
+	// lab:07 begin: OCI whiteouts: ".wh..wh..opq" marks its directory opaque (u.SetXattr of overlay.OpaqueXattrHere()), ".wh.NAME" becomes an overlay whiteout of NAME (overlay.MakeWhiteoutAt) unless this layer has NAME itself; other ".wh..wh." entries are skipped
 	name, err := rootfs.CleanName(hdr.Name)
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ func unpackEntry(u *rootfs.Unpacker, hdr *tar.Header, body io.Reader) error {
 		}
 		defer parent.Close()
 		// "." names the directory parent itself, which is the one to mark.
-		return u.SetXattr(parent, ".", overlay.OpaqueXattr, overlay.OpaqueValue)
+		return u.SetXattr(parent, ".", overlay.OpaqueXattrHere(), overlay.OpaqueValue)
 	case strings.HasPrefix(base, whiteoutMeta):
 		return nil
 	case strings.HasPrefix(base, whiteoutPrefix):
@@ -94,7 +94,8 @@ func unpackEntry(u *rootfs.Unpacker, hdr *tar.Header, body io.Reader) error {
 	// overlay.* attributes would change how overlayfs reads the layer (an opaque mark, a
 	// redirect): only whiteout entries may make those.
 	for key := range hdr.PAXRecords {
-		if strings.HasPrefix(key, "SCHILY.xattr.user.overlay.") || strings.HasPrefix(key, "SCHILY.xattr.trusted.") {
+		if strings.HasPrefix(key, "SCHILY.xattr.user.overlay.") || strings.HasPrefix(key, "SCHILY.xattr.user.fuseoverlayfs.") ||
+			strings.HasPrefix(key, "SCHILY.xattr.trusted.") {
 			delete(hdr.PAXRecords, key)
 		}
 	}

@@ -44,4 +44,11 @@
 // them. RunInit is a small init that does both and exits with its command's status, so the
 // command itself does not have to be written as an init (the role of tini or
 // `docker run --init`).
+//
+// # Maps an ordinary user may write
+//
+// Root writes any map. An ordinary user may write one line, its own ID; with the
+// subordinate IDs /etc/subuid and /etc/subgid grant it, the setuid helpers newuidmap and
+// newgidmap write more (subid.go: WriteIDMaps picks the way the caller may, RootlessMap is
+// the map of a rootless engine).
 package namespace

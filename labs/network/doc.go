@@ -129,4 +129,11 @@
 // the kernel does it anyway when the namespace dies), its rules and its lease. The bridge
 // and the network's chains stay for the next container, as Docker's docker0 does, until
 // Cleanup removes them.
+//
+// # Without root
+//
+// An ordinary user can change nothing of the above: the bridge, the host's veth ends and
+// the rules are the host network namespace's. A rootless container is connected by
+// slirp4netns instead (Slirp, slirp_linux.go): a TAP device in its namespace, carried to
+// the host by a user-space TCP/IP stack, with published ports listened on as the user.
 package network

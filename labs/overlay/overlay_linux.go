@@ -8,12 +8,12 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/mount"
+	"containerlabs/labs/namespace"
 )
 
 // Mount mounts an overlay at target: the read-only layers (lowest first, as an image lists
@@ -23,36 +23,45 @@ import (
 //
 // Equivalent to: `mount -t overlay overlay -o lowerdir=TOP:...:BOTTOM,upperdir=UPPER,workdir=WORK TARGET`.
 func Mount(layers []string, upper, work, target string) error {
-	abs := make([]string, len(layers))
-	for i, layer := range layers {
-		var err error
-		if abs[i], err = filepath.Abs(layer); err != nil {
-			return fmt.Errorf("overlay layer %s: %w", layer, err)
-		}
-		if info, err := os.Stat(abs[i]); err != nil {
-			return fmt.Errorf("overlay layer: %w", err)
-		} else if !info.IsDir() {
-			return fmt.Errorf("overlay layer %s is not a directory", layer)
-		}
-	}
-	dirs := []*string{&upper, &work, &target}
-	for _, dir := range dirs {
-		var err error
-		if *dir, err = filepath.Abs(*dir); err != nil {
-			return fmt.Errorf("overlay directory %s: %w", *dir, err)
-		}
-		if err := os.MkdirAll(*dir, 0o755); err != nil {
-			return fmt.Errorf("make overlay directory: %w", err)
-		}
-	}
-	if err := sameFileSystem(upper, work); err != nil {
+	abs, upper, work, target, err := prepare(layers, upper, work, target)
+	if err != nil {
 		return err
 	}
-	opts, err := mountOptions(abs, upper, work, inUserNamespace(), os.Getpagesize())
+	opts, err := mountOptions(abs, upper, work, namespace.InUserNamespace(), os.Getpagesize())
 	if err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", target, err)
 	}
 	return mount.Mount{Source: "overlay", Target: target, FSType: "overlay", Data: opts}.Apply()
+}
+
+// prepare makes every path absolute, checks that the layers are directories, creates
+// upper, work and target, and checks that upper and work share a file system.
+func prepare(layers []string, upper, work, target string) ([]string, string, string, string, error) {
+	abs := make([]string, len(layers))
+	for i, layer := range layers {
+		var err error
+		if abs[i], err = filepath.Abs(layer); err != nil {
+			return nil, "", "", "", fmt.Errorf("overlay layer %s: %w", layer, err)
+		}
+		if info, err := os.Stat(abs[i]); err != nil {
+			return nil, "", "", "", fmt.Errorf("overlay layer: %w", err)
+		} else if !info.IsDir() {
+			return nil, "", "", "", fmt.Errorf("overlay layer %s is not a directory", layer)
+		}
+	}
+	for _, dir := range []*string{&upper, &work, &target} {
+		var err error
+		if *dir, err = filepath.Abs(*dir); err != nil {
+			return nil, "", "", "", fmt.Errorf("overlay directory %s: %w", *dir, err)
+		}
+		if err := os.MkdirAll(*dir, 0o755); err != nil {
+			return nil, "", "", "", fmt.Errorf("make overlay directory: %w", err)
+		}
+	}
+	if err := sameFileSystem(upper, work); err != nil {
+		return nil, "", "", "", err
+	}
+	return abs, upper, work, target, nil
 }
 
 // sameFileSystem checks the kernel's rule that the work directory lives on the upper
@@ -72,16 +81,6 @@ func sameFileSystem(upper, work string) error {
 	return nil
 }
 
-// inUserNamespace reports whether this process runs in a user namespace other than the
-// initial one, whose uid_map maps the full ID range onto itself.
-func inUserNamespace() bool {
-	data, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	return strings.Join(strings.Fields(string(data)), " ") != "0 0 4294967295"
-}
-
 // Unmount detaches the overlay mounted at target. The upper directory keeps the changes.
 //
 // Equivalent to: `umount -l TARGET`.
@@ -99,13 +98,13 @@ func IsWhiteout(info fs.FileInfo) bool {
 	return ok && st.Rdev == 0
 }
 
-// IsOpaque reports whether the directory at path is marked opaque, with either the trusted
-// or the user ("userxattr") form of the mark. An opaque directory hides the contents of the
-// directories of the same name in the layers below it.
+// IsOpaque reports whether the directory at path is marked opaque, with the trusted or the
+// user ("userxattr") form of the mark, or fuse-overlayfs's (MountFuse). An opaque
+// directory hides the contents of the directories of the same name in the layers below it.
 //
 // Equivalent to: `getfattr -n trusted.overlay.opaque PATH`.
 func IsOpaque(path string) (bool, error) {
-	for _, attr := range []string{OpaqueXattr, UserOpaqueXattr} {
+	for _, attr := range []string{OpaqueXattr, UserOpaqueXattr, FuseOpaqueXattr} {
 		buf := make([]byte, len(OpaqueValue)+1)
 		n, err := unix.Lgetxattr(path, attr, buf)
 		switch {
@@ -146,12 +145,12 @@ func makeWhiteout(dirfd int, name string) error {
 	return nil
 }
 
-// MarkOpaque marks the directory at path opaque for a root overlay mount: on disk, the
-// extended attribute trusted.overlay.opaque="y".
+// MarkOpaque marks the directory at path opaque for the overlays this process mounts: on
+// disk, the extended attribute OpaqueXattrHere()="y".
 //
 // Equivalent to: `setfattr -n trusted.overlay.opaque -v y PATH`.
 func MarkOpaque(path string) error {
-	if err := unix.Lsetxattr(path, OpaqueXattr, []byte(OpaqueValue), 0); err != nil {
+	if err := unix.Lsetxattr(path, OpaqueXattrHere(), []byte(OpaqueValue), 0); err != nil {
 		return fmt.Errorf("mark %s opaque: %w", path, err)
 	}
 	return nil
@@ -262,4 +261,14 @@ func lookUp(lowers []string, name string) (exists bool, dirs []string, err error
 		}
 	}
 	return exists, dirs, nil
+}
+
+// OpaqueXattrHere is the opaque mark that the overlays this process mounts read:
+// OpaqueXattr, or UserOpaqueXattr in a user namespace (a rootless engine), where Mount adds
+// "userxattr" because trusted.* attributes can be set only by root of the initial namespace.
+func OpaqueXattrHere() string {
+	if namespace.InUserNamespace() {
+		return UserOpaqueXattr
+	}
+	return OpaqueXattr
 }

@@ -33,3 +33,9 @@ func MarkOpaque(path string) error { return errNotLinux }
 
 // Diff lists a container's changes from its upper directory (Linux only).
 func Diff(layers []string, upper string) ([]Change, error) { return nil, errNotLinux }
+
+// OpaqueXattrHere is the opaque mark this process's overlays read (Linux only).
+func OpaqueXattrHere() string { return OpaqueXattr }
+
+// MountFuse mounts an overlay with fuse-overlayfs (Linux only).
+func MountFuse(layers []string, upper, work, target string) error { return errNotLinux }

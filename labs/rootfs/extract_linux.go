@@ -167,7 +167,7 @@ func (u *Unpacker) createFile(parent *os.File, base, name string, hdr *tar.Heade
 	// Owner first: chown clears the setuid and setgid bits, so the mode comes after it.
 	if u.SameOwner {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("extract %s: set owner %d:%d: %w", name, hdr.Uid, hdr.Gid, err)
+			return ownerError(name, hdr, err)
 		}
 	}
 	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
@@ -257,7 +257,7 @@ func (u *Unpacker) applyMetadata(parent *os.File, base, name string, hdr *tar.He
 	isLink := st.Mode&unix.S_IFMT == unix.S_IFLNK
 	if u.SameOwner {
 		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("extract %s: set owner %d:%d: %w", name, hdr.Uid, hdr.Gid, err)
+			return ownerError(name, hdr, err)
 		}
 	}
 	if !isLink {
@@ -275,6 +275,16 @@ func (u *Unpacker) applyMetadata(parent *os.File, base, name string, hdr *tar.He
 		return nil
 	}
 	return setTimes(pfd, base, unix.AT_SYMLINK_NOFOLLOW, orMtime(hdr.AccessTime, hdr.ModTime), hdr.ModTime)
+}
+
+// ownerError explains a failed chown. EINVAL means the owner does not exist in this
+// process's user namespace: a rootless engine's maps only its user and the user's
+// subordinate range, and a single-ID namespace only root.
+func ownerError(name string, hdr *tar.Header, err error) error {
+	if errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("extract %s: set owner %d:%d: this user namespace has no such user or group (a rootless engine has only its user's subordinate IDs, see /etc/subuid): %w", name, hdr.Uid, hdr.Gid, err)
+	}
+	return fmt.Errorf("extract %s: set owner %d:%d: %w", name, hdr.Uid, hdr.Gid, err)
 }
 
 // xattrs yields the extended attributes in hdr's PAX records (SCHILY.xattr.NAME) that

@@ -17,7 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"containerlabs/labs/cgroup"
+	"containerlabs/labs/namespace"
 	"containerlabs/labs/runtime/nsenter"
 )
 
@@ -137,22 +137,20 @@ func (l *launch) converse(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping
 	}
 }
 
-// writeIDMaps writes the uid and gid maps of pid's new user namespace. Only a process outside
-// the namespace may, and only once.
+// writeIDMaps writes the uid and gid maps of pid's new user namespace, from outside it, as
+// the caller may (namespace.WriteIDMaps: an ordinary user's own IDs, or its subordinate
+// ranges through newuidmap and newgidmap).
 //
 // Equivalent to: `echo "0 100000 65536" > /proc/PID/uid_map` (and gid_map).
 func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
-	for file, maps := range map[string][]specs.LinuxIDMapping{"uid_map": uids, "gid_map": gids} {
-		var b strings.Builder
-		for _, m := range maps {
-			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+	convert := func(maps []specs.LinuxIDMapping) []namespace.IDMap {
+		out := make([]namespace.IDMap, len(maps))
+		for i, m := range maps {
+			out[i] = namespace.IDMap{Inside: int(m.ContainerID), Outside: int(m.HostID), Size: int(m.Size)}
 		}
-		path := fmt.Sprintf("/proc/%d/%s", pid, file)
-		if err := os.WriteFile(path, []byte(b.String()), 0); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
+		return out
 	}
-	return nil
+	return namespace.WriteIDMaps(pid, convert(uids), convert(gids))
 }
 
 // reapNsenter waits for nsenter's process, which exits once it has forked.
@@ -322,15 +320,14 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if err != nil {
 		return c, l, err
 	}
-	if c.Cgroup, err = cgroup.NewOCI(spec.Linux.CgroupsPath, id, spec.Linux.Resources); err != nil {
-		return c, l, err
-	}
-	if err := c.Cgroup.Create(withDefaultDevices(spec.Linux.Resources)); err != nil {
+	if c.Cgroup, err = r.makeCgroup(spec, id); err != nil {
 		return c, l, err
 	}
 	// The init has forked nothing yet, so moving it moves the whole container.
-	if err := c.Cgroup.Add(l.pid); err != nil {
-		return c, l, err
+	if c.Cgroup != nil {
+		if err := c.Cgroup.Add(l.pid); err != nil {
+			return c, l, err
+		}
 	}
 	if err := setOOMScoreAdj(l.pid, spec.Process.OOMScoreAdj); err != nil {
 		return c, l, err

@@ -118,9 +118,11 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 		l.kill()
 		return nil, err
 	}
-	if err := c.Cgroup.Add(l.pid); err != nil {
-		l.kill()
-		return nil, err
+	if c.Cgroup != nil {
+		if err := c.Cgroup.Add(l.pid); err != nil {
+			l.kill()
+			return nil, err
+		}
 	}
 	if err := setOOMScoreAdj(l.pid, p.OOMScoreAdj); err != nil {
 		l.kill()

@@ -197,11 +197,11 @@ func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
 	defer c.unlock()
 	if all {
 		if c.status() == specs.StateStopped {
-			if pids, _ := c.Cgroup.Pids(); len(pids) == 0 {
+			if pids, _ := c.members(); len(pids) == 0 {
 				return errors.New("container not running")
 			}
 		}
-		return c.Cgroup.Signal(sig)
+		return c.signalAll(sig)
 	}
 	if c.status() == specs.StateStopped {
 		return errors.New("container not running")
@@ -264,7 +264,7 @@ func (c *container) killInit() error {
 		return nil // already gone
 	}
 	defer unix.Close(pidfd)
-	if err := c.Cgroup.Signal(unix.SIGKILL); err != nil {
+	if err := c.signalAll(unix.SIGKILL); err != nil {
 		return err
 	}
 	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -283,7 +283,7 @@ func (r *Runtime) Ps(id string) ([]int, error) {
 		return nil, err
 	}
 	defer c.unlock()
-	pids, err := c.Cgroup.Pids()
+	pids, err := c.members()
 	if pids == nil && err == nil {
 		pids = []int{}
 	}
@@ -303,6 +303,9 @@ func (r *Runtime) Pause(id string) error {
 	if status := c.status(); status != specs.StateRunning {
 		return fmt.Errorf("cannot pause a container that is %s", status)
 	}
+	if c.Cgroup == nil {
+		return fmt.Errorf("cannot pause: %w", errNoCgroup)
+	}
 	return c.Cgroup.Freeze()
 }
 
@@ -317,6 +320,9 @@ func (r *Runtime) Resume(id string) error {
 	defer c.unlock()
 	if status := c.status(); status != StatePaused {
 		return fmt.Errorf("cannot resume a container that is %s", status)
+	}
+	if c.Cgroup == nil {
+		return fmt.Errorf("cannot resume: %w", errNoCgroup)
 	}
 	return c.Cgroup.Thaw()
 }
@@ -333,6 +339,9 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	defer c.unlock()
 	if status := c.status(); status == specs.StateStopped {
 		return fmt.Errorf("cannot update a container that is %s", status)
+	}
+	if c.Cgroup == nil {
+		return fmt.Errorf("cannot update: %w", errNoCgroup)
 	}
 	if err := c.Cgroup.Apply(res); err != nil {
 		return err

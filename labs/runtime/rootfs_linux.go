@@ -345,7 +345,9 @@ func remount(dest string, flags uintptr) error {
 func mountCgroup(cfg *initConfig, o mountOptions, dest string, mounted func() (string, error)) error {
 	g := cfg.Cgroup
 	if g == nil {
-		return errors.New("mount cgroup: the container has no cgroup")
+		// No group of its own (a rootless container, see rootless_linux.go): an empty
+		// read-only directory, rather than a view of its creator's groups.
+		return mount.Mount{Source: "tmpfs", Target: dest, FSType: "tmpfs", Flags: o.flags | unix.MS_RDONLY, Data: "mode=755"}.Apply()
 	}
 	flags := o.flags &^ unix.MS_RDONLY
 	if cfg.Cgroup.Mode == cgroup.V2 {
@@ -409,8 +411,9 @@ func mountCgroup(cfg *initConfig, o mountOptions, dest string, mounted func() (s
 // createDevices makes the device nodes in the container's /dev: those the config lists, and
 // the ones the OCI specification says every container has (null, zero, full, random,
 // urandom, tty). Only these exist: the devices cgroup is the second fence, for a process
-// that would mknod another. Inside a user namespace mknod is refused, so the host's node is
-// bind-mounted over an empty file instead.
+// that would mknod another. Inside a user namespace (the container's own, or the rootless
+// engine's the runtime runs in) mknod is refused, so the host's node is bind-mounted over
+// an empty file instead.
 //
 // Equivalent to: `mknod -m 666 ROOT/dev/null c 1 3` and so on, and the /dev/fd symlinks.
 func createDevices(cfg *initConfig) error {
@@ -458,7 +461,7 @@ func createDevice(cfg *initConfig, d specs.LinuxDevice) error {
 	if d.FileMode != nil {
 		mode = uint32(d.FileMode.Perm())
 	}
-	if cfg.NewUserNS {
+	if cfg.NewUserNS || namespace.InUserNamespace() {
 		if err := makeMountPoint(path, false); err != nil {
 			return err
 		}

@@ -24,6 +24,10 @@ type Runtime struct {
 	// Log receives warnings and debug messages (a hook that failed after the container
 	// started, say); nil discards them.
 	Log *Logger
+	// Rootless tolerates a cgroup the kernel will not let the caller create, as runc's
+	// --rootless does: a container that asks for no limits then runs without a group of
+	// its own (see rootless_linux.go).
+	Rootless bool
 }
 
 func (r *Runtime) root() string {
@@ -82,8 +86,8 @@ type State struct {
 	Rootfs string `json:"rootfs"`
 	// Created is when `create` finished.
 	Created time.Time `json:"created"`
-	// Owner is the user that owns the container; this runtime runs as root only, so it is
-	// always empty, as runc leaves it for root.
+	// Owner is the user that owns the container; this runtime leaves it empty, as runc
+	// does for root (a rootless caller's containers are in its own state root anyway).
 	Owner string `json:"owner"`
 }
 

@@ -36,10 +36,15 @@ func ClosedDir(dir string) error {
 }
 
 // PassageDir makes dir, owned by group PassageGroup, and lets only that group pass
-// through it, without listing it: mode 0710.
+// through it, without listing it: mode 0710. In a user namespace (a rootless engine's
+// store, in its user's home) there is no --userns container to let through, and the
+// group does not exist there: the directory is closed instead.
 //
 // Equivalent to: `mkdir -p DIR && chgrp 100000 DIR && chmod 0710 DIR`.
 func PassageDir(dir string) error {
+	if namespace.InUserNamespace() {
+		return ClosedDir(dir)
+	}
 	return private(dir, 0o710, PassageGroup)
 }
 
