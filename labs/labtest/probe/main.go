@@ -14,6 +14,8 @@
 //	probe arp-spoof IP  claim IP with a forged ARP reply on eth0 (needs a packet socket)
 //	probe ping IP       one ICMP echo through a datagram socket, as iputils' ping sends it
 //	probe syscall NAME  make a harmless call (io_uring_setup) and report its errno
+//	probe euid LABEL    print LABEL and the effective uid: a set-user-ID copy shows whether
+//	                    executing it raised the uid (it does not under no_new_privs)
 package main
 
 import (
@@ -31,7 +33,7 @@ import (
 	"containerlabs/labs/rootfs"
 )
 
-const usage = `usage: probe escape FILE | hog MIB | fork N | spin SECONDS | arp-spoof IP | ping IP | syscall NAME`
+const usage = `usage: probe escape FILE | hog MIB | fork N | spin SECONDS | arp-spoof IP | ping IP | syscall NAME | euid LABEL`
 
 func main() {
 	if len(os.Args) != 3 {
@@ -54,6 +56,8 @@ func main() {
 		err = ping(arg)
 	case "syscall":
 		err = probeSyscall(arg)
+	case "euid":
+		fmt.Printf("%s%d\n", arg, os.Geteuid())
 	default:
 		err = fmt.Errorf("unknown probe %q\n%s", os.Args[1], usage)
 	}
