@@ -232,6 +232,24 @@ func TestLab08(t *testing.T) {
 		assert.NotContains(t, res.Stderr, "Read-only file system", labtest.Hint("--read-only covers the root, not the tmpfs mounts").With(res))
 	})
 
+	t.Run("the device rules let a container open /dev/null and not a device it made with mknod", func(t *testing.T) {
+		bin := setup(t)
+		// c 10:200 is /dev/net/tun: opening it needs no capability, so EPERM can only come
+		// from the device rules (a devices.deny rule on v1, the eBPF program on v2). Were
+		// it allowed, the open would succeed or fail with ENODEV.
+		script := `mknod /tmp/tun c 10 200 && echo "mknod ok"
+(: </tmp/tun) 2>&1 && echo "tun opened"
+echo x >/dev/null && echo "null ok"
+mknod /tmp/null c 1 3 && echo x >/tmp/null && echo "made null ok"`
+		res := bin.Run(t, "run", "--rm", base, "sh", "-c", script)
+		assert.Contains(t, res.Stdout, "mknod ok", labtest.Hint("making a device node is allowed (c *:* m): only opening one is guarded").With(res))
+		assert.Regexp(t, `can't open '?/tmp/tun'?: Operation not permitted`, res.Stdout,
+			labtest.Hint("the device rules deny every device not on the list: on cgroup v2 that needs the eBPF device program").With(res))
+		assert.NotContains(t, res.Stdout, "tun opened", labtest.Hint("a denied device must not open").With(res))
+		assert.Contains(t, res.Stdout, "null ok", labtest.Hint("/dev/null (c 1:3) is on the list of allowed devices").With(res))
+		assert.Contains(t, res.Stdout, "made null ok", labtest.Hint("the rules go by device number, not path: a node made for c 1:3 opens").With(res))
+	})
+
 	t.Run("20 concurrent detached runs get distinct IDs and addresses and all rm -f cleanly", func(t *testing.T) {
 		bin := setup(t)
 		var wg sync.WaitGroup

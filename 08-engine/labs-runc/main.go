@@ -32,6 +32,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -73,7 +74,8 @@ func dispatch(args []string) int {
 		return 2
 	}
 	if *version {
-		fmt.Printf("labs-runc version %s\nspec: %s\n", runtime.Version, specs.Version)
+		// dockerd reads the commit: line (`docker info` shows it).
+		fmt.Printf("labs-runc version %s\ncommit: %s\nspec: %s\n", runtime.Version, commit(), specs.Version)
 		return 0
 	}
 	logOut := io.Writer(os.Stderr)
@@ -372,4 +374,17 @@ func printList(states []runtime.State, format string, quiet bool) error {
 		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\troot\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano))
 	}
 	return w.Flush()
+}
+
+// commit is the VCS revision the binary was built from, as the Go toolchain records it, or
+// "unknown".
+func commit() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
 }

@@ -211,3 +211,49 @@ func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
 		assert.Less(t, entries[i-1].Log, entries[i].Log, "oldest first, across all %d files", len(files))
 	}
 }
+
+// A command that takes a container's lock while the container is being removed must find
+// it gone (ErrNotFound), and must not make a new lock file in the directory being emptied,
+// which would fail the removal with "directory not empty" (rm -f racing a --rm monitor).
+func TestRemoveRacesLock(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	require.NoError(t, err)
+	for i := range 50 {
+		c := &Container{ID: NewID(), Name: fmt.Sprintf("c%d", i)}
+		require.NoError(t, s.Create(c))
+		// Files to delete make the removal long enough to be raced.
+		for f := range 300 {
+			require.NoError(t, os.WriteFile(filepath.Join(s.Dir(c.ID), fmt.Sprintf("f%03d", f)), nil, 0o600))
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if unlock, err := s.Lock(c.ID); err == nil {
+					unlock()
+				} else {
+					assert.ErrorIs(t, err, ErrNotFound, "round %d: a lock taken during the removal", i)
+				}
+			}
+		}()
+		unlock, err := s.Lock(c.ID)
+		require.NoError(t, err)
+		err = s.Remove(c)
+		unlock()
+		close(stop)
+		wg.Wait()
+		require.NoError(t, err, "round %d: the removal must not trip over a racing lock", i)
+		_, err = os.Stat(s.Dir(c.ID))
+		require.ErrorIs(t, err, os.ErrNotExist, "round %d: the container's directory must be gone", i)
+	}
+	left, err := os.ReadDir(filepath.Dir(s.Dir(NewID())))
+	require.NoError(t, err)
+	assert.Empty(t, left, "nothing may be left in containers/, not even a tombstone")
+}

@@ -223,6 +223,9 @@ func (s *Store) Resolve(ref string) (string, error) {
 	return "", fmt.Errorf("%q matches %d containers: give more of the ID", ref, len(matches))
 }
 
+// tombPrefix names a container directory that Remove is deleting: IDs never lists it.
+const tombPrefix = ".removed-"
+
 // IDs lists the IDs of all containers.
 func (s *Store) IDs() ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, "containers"))
@@ -351,9 +354,26 @@ func (s *Store) Lock(id string) (func(), error) {
 
 // Remove deletes a container's record, directory and name. The caller has stopped it and
 // undone its mounts.
+//
+// The directory is first renamed out of the way, in one step, and only then deleted. A
+// command racing this one (rm -f of the same container, a --rm monitor) may be about to make
+// the lock file in it (see Lock); deleted in place, file by file, the directory could get
+// that new file after it was emptied, and the last rmdir would fail with "directory not
+// empty". Renamed, its old path is gone for every other command at once. A remover that
+// died half-way leaves its tombstone behind, which the next removal clears.
 func (s *Store) Remove(c *Container) error {
-	if err := os.RemoveAll(s.Dir(c.ID)); err != nil {
+	containers := filepath.Join(s.root, "containers")
+	tomb := filepath.Join(containers, tombPrefix+c.ID)
+	if err := os.Rename(s.Dir(c.ID), tomb); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	if err := os.RemoveAll(tomb); err != nil {
+		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	if stale, err := filepath.Glob(filepath.Join(containers, tombPrefix+"*")); err == nil {
+		for _, dir := range stale {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	nameFile := filepath.Join(s.root, "names", c.Name)
 	if owner, err := os.ReadFile(nameFile); err == nil && string(owner) == c.ID {

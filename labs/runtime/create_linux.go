@@ -335,7 +335,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if err := setOOMScoreAdj(l.pid, spec.Process.OOMScoreAdj); err != nil {
 		return c, l, err
 	}
-	if err := setRlimits(l.pid, spec.Process.Rlimits); err != nil {
+	if err := raiseHardRlimits(l.pid, spec.Process.Rlimits); err != nil {
 		return c, l, err
 	}
 	if c.StartTime, err = startTimeOf(l.pid); err != nil {
@@ -399,8 +399,9 @@ func (r *Runtime) initContainer(c *container, l *launch, opts CreateOptions, sec
 		FifoFD:       fdAfterPreserved(opts.PreserveFDs, 0),
 		ConsoleFD:    -1,
 		Hooks:        spec.Hooks != nil && len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime) > 0,
-		State:        c.ociState(specs.StateCreating),
-		Seccomp:      seccomp,
+		// The hooks of create see "created": the container exists, its command has not run.
+		State:   c.ociState(specs.StateCreated),
+		Seccomp: seccomp,
 	}
 	if opts.console != nil {
 		cfg.ConsoleFD = fdAfterPreserved(opts.PreserveFDs, 1)
@@ -600,12 +601,36 @@ func (r *Runtime) start(c *container) error {
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove the exec fifo: %w", err)
 	}
+	if err := waitForExec(fifo, pidfd); err != nil {
+		return err
+	}
 	if c.Spec.Hooks != nil {
-		if err := runHooks("poststart", c.Spec.Hooks.Poststart, c.ociState(specs.StateRunning)); err != nil {
-			r.Log.Warnf("%v", err)
-		}
+		runHooksLogged(r.Log, "poststart", c.Spec.Hooks.Poststart, c.ociState(specs.StateRunning))
 	}
 	return nil
+}
+
+// waitForExec waits until the init has replaced itself with the command (or died trying):
+// it keeps its end of the exec fifo open, close-on-exec, after writing its byte, so the end
+// of file comes exactly at execve. Only then does `start` return and the poststart hooks
+// run: a `kill` right after `start` reaches the command, not the init (whose Go runtime
+// would die of a SIGTERM before the command could install a handler), as with runc.
+func waitForExec(fifo, pidfd int) error {
+	fds := []unix.PollFd{{Fd: int32(fifo), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	buf := make([]byte, 16)
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for the command to start: %w", err)
+		}
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
+			if n, err := unix.Read(fifo, buf); n == 0 || (err != nil && !errors.Is(err, unix.EAGAIN)) {
+				return nil
+			}
+		}
+		if fds[1].Revents != 0 {
+			return nil
+		}
+	}
 }
 
 // destroy removes what create made for a container whose processes are gone: its cgroup and
@@ -624,8 +649,6 @@ func (c *container) destroy(log *Logger) {
 		log.Warnf("remove the state of %s: %v", c.ID, err)
 	}
 	if c.Spec != nil && c.Spec.Hooks != nil && c.Pid > 0 {
-		if err := runHooks("poststop", c.Spec.Hooks.Poststop, c.ociState(specs.StateStopped)); err != nil {
-			log.Warnf("%v", err)
-		}
+		runHooksLogged(log, "poststop", c.Spec.Hooks.Poststop, c.ociState(specs.StateStopped))
 	}
 }

@@ -43,11 +43,12 @@
 // anything (and only then makes a cgroup namespace, whose root is the cgroup it is in);
 // mounts are made before pivot_root, under the new root, with "/" set to slave propagation
 // first so that nothing mounted inside reaches the host; device nodes, the console, the
-// hostname, sysctls, and the read-only and masked paths come next; rlimits are set by the
-// runtime from outside (raising a hard limit needs a capability the init may lack); then
-// no_new_privs, the user and the capability sets (keeping the permitted set across setuid
-// with PR_SET_KEEPCAPS), and the seccomp filter last, so that the set-up's own system
-// calls are not filtered (without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so
+// hostname, sysctls, and the read-only and masked paths come next; the hard rlimits that go
+// up are raised by the runtime from outside (that needs a capability the init may lack),
+// and every rlimit is set by the init itself just before execve (set earlier, an
+// RLIMIT_AS meant for the command kills the Go runtime); then no_new_privs, the user and
+// the capability sets (keeping the permitted set across setuid with PR_SET_KEEPCAPS), and
+// the seccomp filter last, so that the set-up's own system calls are not filtered (without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so
 // it then goes in before the capabilities are dropped). Every error before the init
 // reports "ready" fails create with the init's message.
 //
@@ -67,10 +68,14 @@
 //
 // # What is not supported
 //
-// AppArmor, SELinux labels, Intel RDT, memory policies, personality, network devices,
+// AppArmor, SELinux labels (a linux.mountLabel is accepted on a host without SELinux,
+// where it could not mean anything, as runc and crun accept it), Intel RDT, memory policies, personality, network devices,
 // scheduler and CPU affinity settings, idmapped mounts, seccomp notification (listeners),
-// the systemd cgroup driver, device rules on cgroup v2 (they need an eBPF program), and
-// checkpoint/restore. Each is refused with an error naming the field (ErrUnsupported);
-// none is ignored, because a container started without the isolation its config asked for
-// is worse than no container.
+// the systemd cgroup driver, and checkpoint/restore. Each is refused with an error naming
+// the field (ErrUnsupported); none is ignored, because a container started without the
+// isolation its config asked for is worse than no container. On cgroup v2, the few
+// resources that have no v2 file are refused the same way: memory.kernelTCP, swappiness
+// and disableOOMKiller, the real-time CPU settings, and net_cls and net_prio. Device rules
+// work on both versions (package cgroup turns them into an eBPF program on v2), and
+// `labs-runc features` says so.
 package runtime

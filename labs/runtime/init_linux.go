@@ -159,7 +159,7 @@ func initContainer(cfg *initConfig, s *initSync) error {
 	if err != nil {
 		return fmt.Errorf("open /proc: %w", err)
 	}
-	if err := switchRoot(cfg.NoPivot); err != nil {
+	if err := switchRoot(cfg.NoPivot, spec.Linux.RootfsPropagation); err != nil {
 		return err
 	}
 	if spec.Process.Terminal {
@@ -221,7 +221,8 @@ func initContainer(cfg *initConfig, s *initSync) error {
 		if _, err := unix.Write(fifo, []byte("0")); err != nil {
 			return fmt.Errorf("write the exec fifo: %w", err)
 		}
-		unix.Close(fifo)
+		// The fifo stays open, close-on-exec: `start` waits for its end of file, which
+		// comes with execve.
 		unix.Close(hostProc)
 		if spec.Hooks != nil {
 			return runHooks("startContainer", spec.Hooks.StartContainer, cfg.State)

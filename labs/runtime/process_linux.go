@@ -19,8 +19,7 @@ import (
 // process share, in runc's order, and then replaces the calling process with the command.
 // The order is the point:
 //
-//  1. the IO priority, while still root (the runtime has set the rlimits from outside,
-//     see setRlimits);
+//  1. the IO priority, while still root;
 //  2. no_new_privs, so that no setuid binary or file capability can ever raise privileges
 //     again in this process or its children;
 //  3. without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so the filter goes
@@ -32,9 +31,11 @@ import (
 //     inheritable and ambient sets are set;
 //  6. the working directory is entered as the user, so its permissions apply;
 //  7. beforeExec runs (the init waits there for `start`);
-//  8. with no_new_privs, the seccomp filter goes in last, so that as few calls as possible
-//     run under it;
-//  9. every descriptor above the preserved ones is marked close-on-exec, and execve.
+//  8. the rlimits (see rlimits_linux.go: they could kill the Go code before this point);
+//     then, with no_new_privs, the seccomp filter goes in last, so that as few calls as
+//     possible run under it;
+//  9. execve (every descriptor above the preserved ones was marked close-on-exec first of
+//     all, before a seccomp filter could refuse close_range).
 //
 // Capabilities, no_new_privs and the seccomp filter belong to the calling thread, which must
 // therefore be the thread that calls execve: the init locks itself to its main thread.
@@ -42,6 +43,11 @@ func finalizeProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, 
 	path, err := lookPath(p)
 	if err != nil {
 		return err
+	}
+	// Before any seccomp filter: a profile older than close_range(2) (Linux 5.9), such as
+	// runtime-tools' default one, refuses it. Descriptors Go opens later are close-on-exec.
+	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close the runtime's descriptors: %w", err)
 	}
 	if p.IOPriority != nil {
 		prio, _ := ioPriority(p.IOPriority)
@@ -75,13 +81,13 @@ func finalizeProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, 
 			return err
 		}
 	}
+	if err := applyRlimits(p.Rlimits); err != nil {
+		return err
+	}
 	if p.NoNewPrivileges {
 		if err := filter.load(); err != nil {
 			return err
 		}
-	}
-	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close the runtime's descriptors: %w", err)
 	}
 	if err := unix.Exec(path, p.Args, p.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
@@ -99,7 +105,14 @@ func lookPath(p *specs.Process) (string, error) {
 		}
 	}
 	path, err := rootfs.LookPath("/", p.Args[0], search)
-	if err != nil {
+	switch {
+	case errors.Is(err, rootfs.ErrNotFound):
+		// runc's words, which Docker's client turns into exit status 127 (and "permission
+		// denied" into 126).
+		return "", fmt.Errorf("exec: %q: executable file not found in $PATH: %w", p.Args[0], err)
+	case errors.Is(err, rootfs.ErrNotRunnable):
+		return "", fmt.Errorf("exec: %q: permission denied: %w", p.Args[0], err)
+	case err != nil:
 		return "", fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
 	return path, nil
@@ -185,22 +198,6 @@ func setCapabilities(c *specs.LinuxCapabilities) error {
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(bit), 0, 0); err != nil {
 			return fmt.Errorf("raise ambient %s (it must be permitted and inheritable too): %w", capabilityNames[bit], err)
-		}
-	}
-	return nil
-}
-
-// setRlimits sets the process's resource limits from outside, with prlimit(2), as runc does:
-// raising a hard limit needs CAP_SYS_RESOURCE, which the runtime has on the host and the
-// process may lack inside its user namespace; and a limit the kernel refuses fails `create`
-// or `exec` with a clear error instead of killing the process later.
-//
-// Equivalent to: `prlimit --pid PID --nofile=SOFT:HARD`.
-func setRlimits(pid int, rlimits []specs.POSIXRlimit) error {
-	for _, rl := range rlimits {
-		limit := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := unix.Prlimit(pid, rlimitResources[rl.Type], &limit, nil); err != nil {
-			return fmt.Errorf("set %s to %d:%d: %w", rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
 	return nil

@@ -35,8 +35,10 @@ func prepareRootfs(cfg *initConfig) error {
 	if err := (mount.Mount{Target: "/", Flags: propagation}).Apply(); err != nil {
 		return err
 	}
-	if propagation&unix.MS_SHARED != 0 {
-		// pivot_root refuses a new root whose parent mount is shared.
+	if propagation&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
+		// pivot_root refuses a new root whose parent mount is shared, and a bind of the root
+		// (below) is refused under an unbindable one. The propagation asked for is given to
+		// the container's own root after pivot_root (see switchRoot).
 		if err := makeParentPrivate(cfg.Rootfs); err != nil {
 			return err
 		}
@@ -492,9 +494,14 @@ func createDevice(cfg *initConfig, d specs.LinuxDevice) error {
 // pivot_root is refused), the root is moved over "/" and chrooted into, which leaves the old
 // root reachable to a process that escapes the chroot.
 //
+// Then the container's root gets the config's rootfsPropagation, as crun gives it: set on
+// the host's "/" before the bind, it could not reach the root, which is a bind made under a
+// private parent. "shared" starts a peer group of the container's own (a bind of "/" inside
+// sees mounts made later, and nothing reaches the host); "unbindable" forbids binding it.
+//
 // Equivalent to: `pivot_root . . && mount --make-rslave . && umount -l .`, or
-// `mount --move . / && chroot .`.
-func switchRoot(noPivot bool) error {
+// `mount --move . / && chroot .`; then `mount --make-shared /` (or the propagation asked).
+func switchRoot(noPivot bool, rootfsPropagation string) error {
 	if noPivot {
 		if err := (mount.Mount{Source: ".", Target: "/", Flags: unix.MS_MOVE}).Apply(); err != nil {
 			return err
@@ -502,18 +509,24 @@ func switchRoot(noPivot bool) error {
 		if err := unix.Chroot("."); err != nil {
 			return fmt.Errorf("chroot into the container's root: %w", err)
 		}
-		return os.Chdir("/")
+	} else {
+		if err := unix.PivotRoot(".", "."); err != nil {
+			return fmt.Errorf("pivot_root into the container's root: %w", err)
+		}
+		if err := (mount.Mount{Target: ".", Flags: unix.MS_SLAVE | unix.MS_REC}).Apply(); err != nil {
+			return err
+		}
+		if err := mount.Unmount("."); err != nil {
+			return fmt.Errorf("detach the old root: %w", err)
+		}
 	}
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root into the container's root: %w", err)
-	}
-	if err := (mount.Mount{Target: ".", Flags: unix.MS_SLAVE | unix.MS_REC}).Apply(); err != nil {
+	if err := os.Chdir("/"); err != nil {
 		return err
 	}
-	if err := mount.Unmount("."); err != nil {
-		return fmt.Errorf("detach the old root: %w", err)
+	if rootfsPropagation != "" {
+		return mount.Mount{Target: "/", Flags: propagationFlags[rootfsPropagation]}.Apply()
 	}
-	return os.Chdir("/")
+	return nil
 }
 
 // maskPaths hides paths under /dev/null (a file) or an empty read-only tmpfs (a directory).

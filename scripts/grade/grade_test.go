@@ -86,3 +86,33 @@ func TestHintsPutAStarterTodoFirst(t *testing.T) {
 		"name the limit in the OOM message",
 	}, hints(output), "each TODO once, unquoted, before the check's own hints")
 }
+
+func TestSummaryOneLinePerPackage(t *testing.T) {
+	events := strings.Join([]string{
+		`{"Action":"run","Package":"containerlabs/labs/cgroup","Test":"TestA"}`,
+		`{"Action":"pass","Package":"containerlabs/labs/cgroup","Test":"TestA"}`,
+		`{"Action":"run","Package":"containerlabs/labs/cgroup","Test":"TestB"}`,
+		`{"Action":"output","Package":"containerlabs/labs/cgroup","Test":"TestB","Output":"    b_test.go:9: v2 has one tree\n"}`,
+		`{"Action":"skip","Package":"containerlabs/labs/cgroup","Test":"TestB"}`,
+		`{"Action":"pass","Package":"containerlabs/labs/cgroup","Elapsed":1.5}`,
+		`{"Action":"run","Package":"containerlabs/04-cgroups","Test":"TestLab04"}`,
+		`{"Action":"run","Package":"containerlabs/04-cgroups","Test":"TestLab04/oom"}`,
+		`{"Action":"output","Package":"containerlabs/04-cgroups","Test":"TestLab04/oom","Output":"        \tMessages:   \thint: set memory.max\n"}`,
+		`{"Action":"fail","Package":"containerlabs/04-cgroups","Test":"TestLab04/oom"}`,
+		`{"Action":"run","Package":"containerlabs/04-cgroups","Test":"TestLab04/hung"}`,
+	}, "\n")
+	var out strings.Builder
+	failed, err := summarize(strings.NewReader(events), &out, false)
+	require.NoError(t, err)
+	assert.True(t, failed)
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	require.Len(t, lines, 7, out.String())
+	assert.Regexp(t, `^  ok   labs/cgroup +1 passed,  1 skipped,  0 failed  1.5s$`, lines[0])
+	assert.Equal(t, "         skip TestB: v2 has one tree", lines[1])
+	assert.Regexp(t, `^  FAIL 04-cgroups +0 passed,  0 skipped,  2 failed  did not finish$`, lines[2],
+		"a package whose binary never finished failed, and so did its test that never reported")
+	assert.Equal(t, "         FAIL TestLab04/hung", lines[3])
+	assert.Equal(t, "         FAIL TestLab04/oom", lines[4])
+	assert.Equal(t, "           | set memory.max", lines[5])
+	assert.Equal(t, "1 passed, 2 failed, 1 skipped", lines[6])
+}

@@ -3,6 +3,7 @@
 //
 //	grade [--bin DIR | --src DIR] [--json FILE] [--verbose] [LAB...]
 //	grade --from-json FILE [--json FILE] [--verbose]
+//	grade --from-json FILE --summary [--verbose]
 //
 // A check is a leaf test in a lab's folder (a subtest of TestLabNN). With --bin, the checks
 // run against the binaries in DIR (a learner's build) instead of the reference source.
@@ -12,6 +13,8 @@
 // harness they use, are this repository's: a learner's tree cannot change its own grade.
 // --from-json reads the output of an earlier `go test -json` run instead of running the
 // tests, so that scripts/test.sh runs every test once and still prints the grades.
+// --summary prints, instead of the grades, one line per package with its skipped and failed
+// tests, for runs that are not graded (the cgroup v2 VM's: scripts/cgroup2-vm.sh).
 package main
 
 import (
@@ -78,7 +81,12 @@ func main() {
 	fromJSON := flag.String("from-json", "", "read `go test -json` output from `FILE` (- for stdin) instead of running tests")
 	jsonOut := flag.String("json", "", "also write the report as JSON to `FILE`")
 	verbose := flag.Bool("verbose", false, "print the full output of failed checks")
+	summary := flag.Bool("summary", false, "with --from-json: one line per package and the skipped and failed tests, no grades")
 	flag.Parse()
+
+	if *summary {
+		os.Exit(summarizeFile(*fromJSON, *verbose))
+	}
 
 	if *src != "" && (*bin != "" || *fromJSON != "") {
 		fmt.Fprintln(os.Stderr, "grade: --src builds the binaries itself: it goes with neither --bin nor --from-json")
@@ -89,6 +97,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "grade:", err)
 	}
 	os.Exit(code)
+}
+
+// summarizeFile runs summarize on a file of events (- for stdin) and returns the exit status.
+func summarizeFile(path string, verbose bool) int {
+	if path == "" {
+		fmt.Fprintln(os.Stderr, "grade: --summary reads the events of --from-json FILE")
+		return 2
+	}
+	in := os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "grade:", err)
+			return 2
+		}
+		defer f.Close()
+		in = f
+	}
+	failed, err := summarize(in, os.Stdout, verbose)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "grade:", err)
+		return 2
+	}
+	if failed {
+		return 1
+	}
+	return 0
 }
 
 func grade(bin, src, fromJSON, jsonOut string, verbose bool, labs []string) (int, error) {
