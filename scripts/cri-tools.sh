@@ -38,14 +38,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	trap 'rm -rf "$gopath"' EXIT
 	export GOPATH="$gopath" GOMODCACHE="$gopath/mod" GOFLAGS=-modcacherw CGO_ENABLED=0
 	echo "building ${missing[*]} $VERSION from the Go module proxy" >&2
-	src="$(go mod download -json "$MODULE@$VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+	src="$(go mod download -json "$MODULE@$VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')" || die "go mod download $MODULE@$VERSION failed"
 	[ -d "$src" ] || die "go mod download $MODULE@$VERSION gave no source directory"
 	ldflags="-X $MODULE/pkg/version.Version=${VERSION#v}"
+	log="$gopath/build.log"
 	for tool in "${missing[@]}"; do
 		if [ "$tool" = crictl ]; then
-			(cd "$src" && go build -ldflags "$ldflags" -o "$out/crictl" ./cmd/crictl)
+			(cd "$src" && go build -ldflags "$ldflags" -o "$out/crictl" ./cmd/crictl) 2>"$log" || { cat "$log" >&2; die "building crictl failed"; }
 		else
-			(cd "$src" && go test -c -ldflags "$ldflags" -o "$out/critest" ./cmd/critest)
+			(cd "$src" && go test -c -ldflags "$ldflags" -o "$out/critest" ./cmd/critest) 2>"$log" || { cat "$log" >&2; die "building critest failed"; }
 			# The images critest names: the e2e images after the registry prefix (nginx,
 			# httpd, nonewprivs), and its own test images after its registry constant.
 			e2e="$(sed -n 's/^\s*DefaultRegistryPrefix = "\(.*\)"$/\1/p' "$src/pkg/framework/test_context.go")/e2e-test-images/"

@@ -6,12 +6,18 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 "$SCRIPTS/setup.sh"
-# containerd (with ctr and runc) and Docker's daemon for the runtime's containerd and Docker
-# checks; their system services are not started: the checks run private daemons of their own.
-apt_install_quietly containerd docker.io
+# containerd (with ctr and runc) and Docker's daemon for the runtime's containerd, CRI and
+# Docker checks, and the CNI plugins for the CRI check's pods; their system services are not
+# started: the checks run private daemons of their own.
+apt_install_quietly containerd docker.io containernetworking-plugins
 find_go
 cd "$REPO"
 "$SCRIPTS/build.sh"
+# crictl for the CRI check, built once from the Go module proxy; a copy beside the labs'
+# binaries goes into the cgroup v2 VM with them.
+CRI_TOOLS="$("$SCRIPTS/cri-tools.sh" crictl)"
+export CRI_TOOLS
+cp "$CRI_TOOLS/crictl" "$BIN/crictl"
 
 echo "${BOLD}go vet${RESET}"
 go vet ./...

@@ -43,9 +43,9 @@ const (
 // criNode is one test's node: a containerd of its own with the CRI plugin on, its root,
 // state, sockets, CNI configuration and IP leases in a temp dir, and a bridge of its own.
 type criNode struct {
-	dir, sock, log string
-	crictlPath     string
-	daemon         *exec.Cmd
+	*daemon
+	dir, sock  string
+	crictlPath string
 	// roots are the state roots of the handlers' runtimes (--root of labs-runc and runc),
 	// each holding a directory per containerd namespace.
 	roots map[string]string
@@ -77,8 +77,10 @@ func busyboxRoot(t *testing.T, root string) {
 	require.NoError(t, os.Rename(labtest.BusyboxRoot(t), root))
 }
 
-// criTool returns the path of a cri-tools program: $CRI_TOOLS/NAME (scripts/cri-tools.sh
-// builds them and prints that directory), else NAME on PATH; the check skips without it.
+// criTool returns the path of a cri-tools program (crictl, critest): $CRI_TOOLS/NAME, else
+// $LAB_BIN/NAME (the cgroup v2 VM has the tools beside the labs' binaries), else the one
+// scripts/cri-tools.sh built into bin/cri-tools/VERSION, else NAME on PATH. Without one
+// the check is skipped, saying how to build it.
 func criTool(t *testing.T, name string) string {
 	if dir := os.Getenv("CRI_TOOLS"); dir != "" {
 		path := filepath.Join(dir, name)
@@ -87,9 +89,23 @@ func criTool(t *testing.T, name string) string {
 		}
 		return path
 	}
+	var candidates []string
+	if dir := os.Getenv(labtest.EnvBinDir); dir != "" {
+		candidates = append(candidates, filepath.Join(dir, name))
+	}
+	if repo, err := labtest.RepoRoot(); err == nil {
+		built, _ := filepath.Glob(filepath.Join(repo, "bin", "cri-tools", "*", name))
+		slices.Reverse(built)
+		candidates = append(candidates, built...)
+	}
+	for _, path := range candidates {
+		if _, err := os.Stat(path); err == nil {
+			return path
+		}
+	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s is not installed: build it with scripts/cri-tools.sh and set CRI_TOOLS to the directory it prints (scripts/test.sh does)", name)
+		t.Skipf("%s is not installed: build it with scripts/cri-tools.sh (scripts/test.sh does)", name)
 	}
 	return path
 }
@@ -115,7 +131,6 @@ func startCRINode(t *testing.T, opts criOptions) *criNode {
 	}
 	n := &criNode{crictlPath: criTool(t, "crictl"), dir: labtest.TempDir(t)}
 	n.sock = filepath.Join(n.dir, "containerd.sock")
-	n.log = filepath.Join(n.dir, "containerd.log")
 	n.leases = filepath.Join(n.dir, "cni", "leases")
 	n.roots = map[string]string{"labs": filepath.Join(n.dir, "labs-runc")}
 	handlers := map[string]string{"labs": binary(t).Path}
@@ -123,31 +138,34 @@ func startCRINode(t *testing.T, opts criOptions) *criNode {
 		n.roots["runc"] = filepath.Join(n.dir, "runc")
 		handlers["runc"] = runc
 	}
-	removeRunContainerdAfter(t)
+	// containerd 1.6 puts its shims' sockets under /run/containerd/s whatever its config
+	// says.
+	removeIfCreated(t, "/run/containerd", "/run/containerd/s")
 	makeCRIBridge(t)
 	require.NoError(t, os.MkdirAll(filepath.Join(n.dir, "cni", "net.d"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(n.dir, "cni", "net.d", "10-containerlabs.conflist"), n.cniConfig(opts.portmap), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(n.dir, "config.toml"), n.config(handlers), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(n.dir, "crictl.yaml"), []byte(fmt.Sprintf(
 		"runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n", n.sock, n.sock)), 0o644))
-
-	logFile, err := os.Create(n.log)
-	require.NoError(t, err)
-	closeOnExecInherited()
-	n.daemon = exec.Command("containerd", "--config", filepath.Join(n.dir, "config.toml"), "--log-level", "debug")
-	n.daemon.Stdout, n.daemon.Stderr = logFile, logFile
-	n.daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, n.daemon.Start())
-	logFile.Close()
-	// Registered after TempDir's and the bridge's cleanups, so it runs first: the pods,
-	// the daemon and its shims go before their directory and their network.
-	t.Cleanup(func() { n.stop(t) })
+	n.daemon = startDaemon(t, n.dir, "containerd", "--config", filepath.Join(n.dir, "config.toml"), "--log-level", "debug")
+	// Cleanups run last-registered first: the pods go, then the daemon (stopping twice is
+	// harmless), and then no shim of it may be left (a shim outlives its daemon by design
+	// and would keep the test's mounts busy); the bridge and the directory go after that.
+	t.Cleanup(func() {
+		for _, pid := range shimsOf(n.sock) {
+			t.Errorf("shim %d was left running; killing it", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	t.Cleanup(func() {
+		if res := n.crictl(t, "rmp", "--all", "--force"); res.Code != 0 {
+			t.Logf("crictl rmp --all --force: %s", res)
+		}
+		n.stop()
+	})
 	// The CRI plugin reads the CNI configuration after it starts; a pod asked for before
 	// then fails with "cni plugin not initialized".
-	if !waitFor(func() bool { return n.ready(t) }) {
-		log, _ := os.ReadFile(n.log)
-		t.Fatalf("containerd's CRI plugin did not become ready:\n%s", clipTail(string(log), 4000))
-	}
+	n.awaitReady(func() bool { return n.ready(t) })
 	n.importImages(t, append([]criImage{{refs: []string{pauseRef}, root: pauseRoot, config: v1.Config{Entrypoint: []string{"/pause"}}}}, opts.images...))
 	return n
 }
@@ -267,33 +285,6 @@ func makeCRIBridge(t *testing.T) {
 	require.NoError(t, netlink.LinkSetUp(bridge))
 }
 
-// removeRunContainerdAfter removes /run/containerd when the test ends if the test made it:
-// containerd 1.6 puts its shims' sockets under /run/containerd/s whatever its config says.
-func removeRunContainerdAfter(t *testing.T) {
-	if _, err := os.Stat("/run/containerd"); !os.IsNotExist(err) {
-		return
-	}
-	t.Cleanup(func() {
-		for _, dir := range []string{"/run/containerd/s", "/run/containerd"} {
-			if err := os.Remove(dir); err != nil && !os.IsNotExist(err) {
-				t.Errorf("left behind: %v", err)
-			}
-		}
-	})
-}
-
-// closeOnExecInherited marks the descriptors this process inherited (above stderr)
-// close-on-exec, so that the daemon and its shims do not inherit them: `flock LOCK go test`
-// passes the lock's descriptor down, and a shim that outlived the test would hold the lock.
-func closeOnExecInherited() {
-	entries, _ := os.ReadDir("/proc/self/fd")
-	for _, e := range entries {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
-			unix.CloseOnExec(fd)
-		}
-	}
-}
-
 // hasCapability reports whether this process has capability c in its effective set.
 func hasCapability(c int) bool {
 	status, err := os.ReadFile("/proc/self/status")
@@ -341,35 +332,6 @@ func (n *criNode) crictl(t *testing.T, args ...string) labtest.Result {
 	t.Helper()
 	return labtest.Command(t, labtest.Options{Timeout: 90 * time.Second}, n.crictlPath,
 		append([]string{"--config", filepath.Join(n.dir, "crictl.yaml")}, args...)...)
-}
-
-// stop removes every pod that is left, stops the daemon, and then ends any shim of it still
-// running (a shim outlives its daemon by design and would keep the test's mounts busy).
-func (n *criNode) stop(t *testing.T) {
-	if res := n.crictl(t, "rmp", "--all", "--force"); res.Code != 0 {
-		t.Logf("crictl rmp --all --force: %s", res)
-	}
-	_ = n.daemon.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = n.daemon.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-n.daemon.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-	for _, pid := range shimsOf(n.sock) {
-		t.Errorf("shim %d was left running; killing it", pid)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
-// clipTail returns the last max bytes of s.
-func clipTail(s string, max int) string {
-	if len(s) > max {
-		return "[...]\n" + s[len(s)-max:]
-	}
-	return s
 }
 
 // podVeths lists the interfaces plugged into the pods' bridge: one veth per running pod.
@@ -456,6 +418,13 @@ func (n *criNode) inspect(t *testing.T, v any, args ...string) {
 // with crictl: the pod's sandbox (the pause container, which holds the pod's namespaces),
 // a container that joins them, exec, logs, stop and removal.
 func TestCRI(t *testing.T) {
+	// The pod as the kubelet would describe it: a cgroup parent of the test's own, a log
+	// directory, and a PID namespace per container (Kubernetes' default; a pod that sets
+	// shareProcessNamespace gets the pod's instead). The cgroups' removal is registered
+	// before the node starts, so it runs after the node's pods are gone, also on failure.
+	suffix := strings.TrimPrefix(newID(), "labs-runc-test-")
+	cgroupParent := "/containerlabs-test-cri/" + suffix
+	t.Cleanup(func() { removeCgroupTree(t, cgroupParent) })
 	n := startCRINode(t, criOptions{images: []criImage{busyboxImage}})
 	labsRoot := filepath.Join(n.roots["labs"], criNamespace)
 	// state is the status `labs-runc state` gives a container, "" if it knows none by id.
@@ -468,11 +437,6 @@ func TestCRI(t *testing.T) {
 		return st.Status
 	}
 
-	// The pod as the kubelet would describe it: a cgroup parent of the test's own, a log
-	// directory, and a PID namespace per container (Kubernetes' default; a pod that sets
-	// shareProcessNamespace gets the pod's instead).
-	suffix := strings.TrimPrefix(newID(), "labs-runc-test-")
-	cgroupParent := "/containerlabs-test-cri/" + suffix
 	logDir := filepath.Join(n.dir, "pods", suffix)
 	podConfig := filepath.Join(n.dir, "pod.json")
 	writeJSON(t, podConfig, map[string]any{
@@ -484,7 +448,6 @@ func TestCRI(t *testing.T) {
 			"security_context": map[string]any{"namespace_options": map[string]any{"pid": namespaceContainer}},
 		},
 	})
-	t.Cleanup(func() { removeCgroupTree(t, cgroupParent) })
 	containerConfig := filepath.Join(n.dir, "container.json")
 	writeJSON(t, containerConfig, map[string]any{
 		"metadata": map[string]any{"name": "box"},
@@ -567,6 +530,50 @@ func TestCRI(t *testing.T) {
 		require.True(t, strings.HasPrefix(res.Stdout, "sh\x00-c\x00"), labtest.Hint("PID 1 in the container is its own command, not the pod's /pause: /proc is mounted from the container's PID namespace").With(res))
 	})
 
+	t.Run("a pod that shares its PID namespace shows its containers the pause process", func(t *testing.T) {
+		needPod(t)
+		// shareProcessNamespace: the pod's PID namespace is the sandbox's, and each
+		// container joins it by path, as it joins the network namespace.
+		shared := filepath.Join(n.dir, "shared-pod.json")
+		writeJSON(t, shared, map[string]any{
+			"metadata":      map[string]any{"name": "shared-pod", "namespace": "containerlabs", "uid": suffix + "-shared", "attempt": 0},
+			"log_directory": logDir + "-shared",
+			"linux": map[string]any{
+				"cgroup_parent":    cgroupParent,
+				"security_context": map[string]any{"namespace_options": map[string]any{"pid": namespacePod}},
+			},
+		})
+		sharedCtr := filepath.Join(n.dir, "shared-container.json")
+		writeJSON(t, sharedCtr, map[string]any{
+			"metadata": map[string]any{"name": "box"},
+			"image":    map[string]any{"image": imageRef},
+			"command":  []string{"sleep", "600"},
+			"linux":    map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"pid": namespacePod}}},
+		})
+		res := n.crictl(t, "run", "--no-pull", "--runtime", "labs", sharedCtr, shared)
+		require.Equal(t, 0, res.Code, res.String())
+		id := strings.TrimSpace(res.Stdout)
+		var sharedPod podStatus
+		var c containerStatus
+		n.inspect(t, &c, "inspect", id)
+		res = n.crictl(t, "ps", "--id", id, "--output", "json")
+		var list struct {
+			Containers []struct {
+				PodSandboxID string `json:"podSandboxId"`
+			} `json:"containers"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(res.Stdout), &list), res.String())
+		require.Len(t, list.Containers, 1, res.String())
+		n.inspect(t, &sharedPod, "inspectp", list.Containers[0].PodSandboxID)
+		require.Equal(t, nsOf(sharedPod.Info.Pid, "pid"), nsOf(c.Info.Pid, "pid"),
+			labtest.Hint("the config's pid namespace has the pause process's path: setns(2) into it (and fork, as a new PID namespace takes effect for children)"))
+		res = n.crictl(t, "exec", "--sync", id, "cat", "/proc/1/cmdline")
+		require.Equal(t, 0, res.Code, res.String())
+		require.True(t, strings.HasPrefix(res.Stdout, "/pause\x00"), labtest.Hint("in a shared PID namespace, PID 1 is the pod's pause process").With(res))
+		res = n.crictl(t, "rmp", "--force", list.Containers[0].PodSandboxID)
+		require.Equal(t, 0, res.Code, res.String())
+	})
+
 	t.Run("exec returns the command's output and exit status", func(t *testing.T) {
 		needContainer(t)
 		res := n.crictl(t, "exec", "--sync", ctrID, "echo", "in the container")
@@ -642,8 +649,12 @@ func TestCRI(t *testing.T) {
 	})
 }
 
-// namespaceContainer is the CRI's NamespaceMode CONTAINER: a namespace of the container's own.
-const namespaceContainer = 1
+// The CRI's NamespaceMode: POD, a namespace the pod's containers share (the sandbox's);
+// CONTAINER, a namespace of the container's own.
+const (
+	namespacePod       = 0
+	namespaceContainer = 1
+)
 
 // writeJSON writes v as JSON to path.
 func writeJSON(t *testing.T, path string, v any) {
