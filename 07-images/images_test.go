@@ -187,6 +187,22 @@ func TestLab07(t *testing.T) {
 		assert.Equal(t, []string{"greeting"}, tree(t, d.Layers[1].Dir), labtest.Hint("the new layer holds only the change (no /etc/hosts: mount those in, do not write them into the layer)"))
 	})
 
+	t.Run("commit saves a deletion as a whiteout entry of the new layer", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		setup(t, bin)
+		res := run(t, bin, "deleter", base, "rm", "/bin/vi")
+		require.Equal(t, 0, res.Code, res)
+		res = bin.Run(t, "commit", "deleter", "novi:v1")
+		require.Equal(t, 0, res.Code, labtest.Hint("`07-images commit CONTAINER REF` turns the upper dir into a layer").With(res))
+		res = run(t, bin, "checker", "novi:v1", "ls", "/bin/vi")
+		assert.NotEqual(t, 0, res.Code, labtest.Hint("the deleted file stays deleted in the new image").With(res))
+		file := filepath.Join(labtest.TempDir(t), "novi.tar")
+		res = bin.Run(t, "save", "novi:v1", "-o", file)
+		require.Equal(t, 0, res.Code, res)
+		assert.Contains(t, lastLayerNames(t, file), "bin/.wh.vi",
+			labtest.Hint("a deletion travels as an empty file .wh.NAME in the layer's tar (the image format's whiteout), not as overlay's 0/0 device"))
+	})
+
 	t.Run("save then load round-trips with the same digests", func(t *testing.T) {
 		bin := labtest.Lab(t, lab)
 		setup(t, bin)
@@ -427,6 +443,45 @@ func tarNames(t *testing.T, file string) []string {
 		names = append(names, "/"+strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/"))
 	}
 	sort.Strings(names)
+	return names
+}
+
+// lastLayerNames lists the entries of the top layer of a docker-archive.
+func lastLayerNames(t *testing.T, file string) []string {
+	members := map[string][]byte{}
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		members[strings.TrimPrefix(hdr.Name, "./")] = data
+	}
+	var manifest []struct{ Layers []string }
+	require.NoError(t, json.Unmarshal(members["manifest.json"], &manifest), "a docker-archive has a manifest.json")
+	require.NotEmpty(t, manifest)
+	layers := manifest[0].Layers
+	require.NotEmpty(t, layers)
+	var r io.Reader = bytes.NewReader(members[layers[len(layers)-1]])
+	if gz, err := gzip.NewReader(bytes.NewReader(members[layers[len(layers)-1]])); err == nil {
+		r = gz
+	}
+	var names []string
+	lr := tar.NewReader(r)
+	for {
+		hdr, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/"))
+	}
 	return names
 }
 

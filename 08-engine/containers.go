@@ -27,6 +27,7 @@ var containerCommands = map[string]func(*engine.Engine, []string) (int, error){
 	"rm":      rm,
 	"inspect": inspect,
 	"top":     top,
+	"show":    showContainer,
 	"port":    port,
 	"wait":    wait,
 	"cp":      cp,

@@ -24,6 +24,8 @@ step "logs: the monitor writes the container's output as json-file lines." \
 	"$E logs web; cat \$(ls -d $DEMO/engine-state/engine/containers/*/logs | head -1)/container.log | head -2"
 step "top and port." \
 	"$E top web; $E port web"
+step "show draws the container from the kernel's own state, not the engine's records: its namespaces beside the host's, its cgroup, its overlay, its veth, bridge and NAT rules, its hardening (--html FILE makes a page of it)." \
+	"$E show web"
 step "stop sends SIGTERM; httpd as PID 1 has no handler, so after the timeout comes SIGKILL (137)." \
 	"$E stop -t 1 web; $E ps -a"
 step "The volume outlives the container." \

@@ -12,6 +12,7 @@
 //	overlay    image layers under a writable layer, and what changed in it
 //	state      a directory per container that outlives its run, locked while it runs
 //	network    a bridge, veth pairs, addresses, NAT and published ports
+//	show       a picture of a running container, drawn from the kernel's own state
 //	image      an image store: layers unpacked once, manifests and configs, registries
 //	runtime    an OCI runtime: a container from a bundle, as runc makes it (lab 08)
 //	engine     a daemonless engine: images, containers, monitors, logs, volumes (lab 08)
@@ -34,6 +35,7 @@ var Ladder = []string{
 	"overlay",
 	"state",
 	"network",
+	"show",
 	"image",
 	"runtime",
 	"engine",

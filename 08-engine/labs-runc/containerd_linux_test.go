@@ -73,7 +73,8 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("nothing is left behind", func(t *testing.T) {
 		assert.NotContains(t, d.ctr("task", "ls").Stdout, "labs-runc-test", labtest.Hint("every task is gone"))
-		entries, _ := os.ReadDir(filepath.Join(runcRoot, d.ns))
+		entries, err := os.ReadDir(filepath.Join(runcRoot, d.ns))
+		require.NoError(t, err, labtest.Hint("the runtime keeps its state in --root (here %s/%s) while the tasks run", runcRoot, d.ns))
 		assert.Empty(t, entries, labtest.Hint("the runtime's state directories are removed"))
 		matches, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.ns))
 		assert.Empty(t, matches, labtest.Hint("the cgroups, and their parent named after the namespace, are removed"))

@@ -339,6 +339,9 @@ func TestLabsRunc(t *testing.T) {
 	})
 
 	t.Run("nothing is left on the host", func(t *testing.T) {
+		// One more container first, so that there was something to leave.
+		res := newRunc(t).run("run", "--bundle", newBundle(t, "true").write(t), newID())
+		require.Equal(t, 0, res.Code, labtest.Hint("run a container to its end").With(res))
 		matches, _ := filepath.Glob("/sys/fs/cgroup/*/containerlabs-test-runc")
 		assert.Empty(t, matches, labtest.Hint("every cgroup, and the parent, is removed"))
 	})

@@ -76,6 +76,7 @@ func (n *Network) rules() []rule {
 		{table: "filter", chain: "FORWARD", insert: true, spec: []string{"-j", n.forwardChain()}},
 	}
 	// lab:06 starter:
+	// fmt.Fprintln(os.Stderr, "TODO(lab 06): the network's NAT and forwarding rules (skipped)")
 	// return nil
 	// lab:06 end
 }

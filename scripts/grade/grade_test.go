@@ -17,6 +17,7 @@ func TestCollectScoresLeafChecks(t *testing.T) {
 		`{"Action":"pass","Package":"containerlabs/01-chroot","Test":"TestLab01/good_check"}`,
 		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check"}`,
 		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check","Output":"        \tMessages:   \thint: mount /proc first\n"}`,
+		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check","Output":"        stderr| 01-chroot: pivot_root: invalid argument\n"}`,
 		`{"Action":"fail","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check"}`,
 		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/skipped_check"}`,
 		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/skipped_check","Output":"    x_test.go:12: needs root: run with sudo\n"}`,
@@ -39,6 +40,7 @@ func TestCollectScoresLeafChecks(t *testing.T) {
 	require.Len(t, lab.Checks, 4, "TestLab01 has subtests, so it is not a check itself")
 	assert.Equal(t, "bad check", lab.Checks[1].Name)
 	assert.Equal(t, []string{"mount /proc first"}, lab.Checks[1].Hints)
+	assert.Equal(t, []string{"01-chroot: pivot_root: invalid argument"}, lab.Checks[1].Stderr, "the program's stderr, as the check quoted it")
 	assert.Equal(t, []string{"needs root: run with sudo"}, lab.Checks[2].Hints)
 	assert.Equal(t, []string{"containerlabs/labs/rootfs"}, report.Packages, "other packages' failures are reported too")
 }

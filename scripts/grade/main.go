@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -44,6 +45,9 @@ type Check struct {
 	Name   string   `json:"name"`
 	Result string   `json:"result"` // pass, fail or skip
 	Hints  []string `json:"hints,omitempty"`
+	// Stderr is the end of what the lab's program wrote to its standard error in the last
+	// run of a failed check (labs/labtest logs it as "stderr| " lines).
+	Stderr []string `json:"stderr,omitempty"`
 	// Output is the check's full test output, kept for --verbose and the JSON report.
 	Output string `json:"output,omitempty"`
 }
@@ -415,6 +419,7 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 		check := Check{Name: checkName(k.test), Result: result, Output: output}
 		if result == "fail" {
 			check.Hints = hints(output)
+			check.Stderr = stderrTail(output)
 		}
 		if result == "skip" {
 			check.Hints = skipReason(output)
@@ -508,6 +513,17 @@ func hints(output string) []string {
 	return found
 }
 
+// stderrTail returns the lines of the program's standard error that a failed check quoted.
+func stderrTail(output string) []string {
+	var lines []string
+	for line := range strings.SplitSeq(output, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "stderr| "); ok {
+			lines = append(lines, rest)
+		}
+	}
+	return lines
+}
+
 // unquoteTail turns a line's end that is part of a quoted string, as testify prints the
 // output it compared (`TODO(lab 03): start the child\n" does not contain "x"`), back into
 // the line the program wrote: up to the escaped newline, with its quotes unescaped.
@@ -555,6 +571,19 @@ func print(w io.Writer, report *Report, verbose bool) {
 			fmt.Fprintf(w, "  %s  %s\n", mark, c.Name)
 			for _, h := range c.Hints {
 				fmt.Fprintf(w, "        %s\n", h)
+			}
+			// The end of the program's stderr, less what the hints already said (the TODOs).
+			var tail []string
+			for _, l := range c.Stderr {
+				if !slices.Contains(c.Hints, strings.TrimSpace(l)) {
+					tail = append(tail, l)
+				}
+			}
+			if !verbose && len(tail) > 0 {
+				fmt.Fprintf(w, "        the program's stderr ended with:\n")
+				for _, l := range tail {
+					fmt.Fprintf(w, "        | %s\n", l)
+				}
 			}
 			if verbose && c.Result == "fail" {
 				for line := range strings.SplitSeq(strings.TrimRight(c.Output, "\n"), "\n") {

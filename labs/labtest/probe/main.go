@@ -1,21 +1,27 @@
 //go:build linux
 
 // Command probe is copied into containers by the graded checks. It performs the
-// experiments the walkthroughs describe (escape a chroot, use memory, fork, burn CPU) and
-// reports what happened in plain lines, so that a check does not depend on how busybox
-// formats its output.
+// experiments the walkthroughs describe (use memory, fork, burn CPU) and the attacks of the
+// escape gallery, and reports what happened in plain lines, so that a check does not
+// depend on how busybox formats its output.
 //
 // It is built statically (CGO_ENABLED=0) so it runs in a root with no libraries at all.
 //
-//	probe escape FILE   leave the chroot, then print FILE from the real root
-//	probe hog MIB       allocate and touch MIB MiB of memory, reporting every 8 MiB
-//	probe fork N        fork up to N sleeping children; report how many, and why it stopped
-//	probe spin SECONDS  burn CPU for SECONDS of wall-clock time
-//	probe arp-spoof IP  claim IP with a forged ARP reply on eth0 (needs a packet socket)
-//	probe ping IP       one ICMP echo through a datagram socket, as iputils' ping sends it
-//	probe syscall NAME  make a harmless call (io_uring_setup) and report its errno
-//	probe euid LABEL    print LABEL and the effective uid: a set-user-ID copy shows whether
-//	                    executing it raised the uid (it does not under no_new_privs)
+//	probe hog MIB         allocate and touch MIB MiB of memory, reporting every 8 MiB
+//	probe fork N          fork up to N sleeping children; report how many, and why it stopped
+//	probe spin SECONDS    burn CPU for SECONDS of wall-clock time
+//	probe sleep SECONDS [TAG] [--as UID]   sleep (a decoy or a target); TAG only marks the command line
+//	probe arp-spoof IP    claim IP with a forged ARP reply on eth0 (needs a packet socket)
+//	probe ping IP         one ICMP echo through a datagram socket, as iputils' ping sends it
+//	probe syscall NAME    make a harmless call (io_uring_setup) and report its errno
+//	probe euid LABEL      print LABEL and the effective uid: a set-user-ID copy shows whether
+//	                      executing it raised the uid (it does not under no_new_privs)
+//
+// The attacks of the escape gallery (gallery.go) each end with one verdict line, "open:
+// EVIDENCE" when the attack worked and "closed: WHAT STOPPED IT" when it did not. Every
+// target is a decoy that the check made for the purpose: a marker file, a loop device, a
+// key, a process, a copy of the lab's binary. Nothing else is written, and what is opened
+// for writing on the host's kernel (a sysctl, the sysrq trigger) is closed unwritten.
 package main
 
 import (
@@ -24,69 +30,70 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/labtest"
-	"containerlabs/labs/rootfs"
 )
 
-const usage = `usage: probe escape FILE | hog MIB | fork N | spin SECONDS | arp-spoof IP | ping IP | syscall NAME | euid LABEL`
+const usage = `usage: probe hog MIB | fork N | spin SECONDS | sleep SECONDS [TAG] [--as UID] |
+       arp-spoof IP | ping IP | syscall NAME | euid LABEL | ATTACK ARGS...
+attacks: ` + attackNames
 
 func main() {
-	if len(os.Args) != 3 {
+	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
+	name, args := os.Args[1], os.Args[2:]
 	var err error
-	switch arg := os.Args[2]; os.Args[1] {
-	case "escape":
-		err = escape(arg)
+	switch name {
 	case "hog":
-		err = withNumber(arg, hog)
+		err = withNumber(args, hog)
 	case "fork":
-		err = withNumber(arg, fork)
+		err = withNumber(args, fork)
 	case "spin":
-		err = withNumber(arg, spin)
-	case "arp-spoof":
-		err = arpSpoof(arg)
-	case "ping":
-		err = ping(arg)
-	case "syscall":
-		err = probeSyscall(arg)
-	case "euid":
-		fmt.Printf("%s%d\n", arg, os.Geteuid())
+		err = withNumber(args, spin)
+	case "sleep":
+		err = sleep(args)
+	case "arp-spoof", "ping", "syscall", "euid":
+		if len(args) != 1 {
+			err = fmt.Errorf("%s takes one argument\n%s", name, usage)
+			break
+		}
+		err = map[string]func(string) error{"arp-spoof": arpSpoof, "ping": ping, "syscall": probeSyscall, "euid": euid}[name](args[0])
 	default:
-		err = fmt.Errorf("unknown probe %q\n%s", os.Args[1], usage)
+		attack, ok := attacks[name]
+		if !ok {
+			err = fmt.Errorf("unknown probe %q\n%s", name, usage)
+			break
+		}
+		if len(args) != attack.args {
+			err = fmt.Errorf("%s takes %d argument(s)\n%s", name, attack.args, usage)
+			break
+		}
+		err = attack.run(args)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
 }
 
-func withNumber(arg string, f func(int) error) error {
-	n, err := strconv.Atoi(arg)
+func withNumber(args []string, f func(int) error) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want one number\n%s", usage)
+	}
+	n, err := strconv.Atoi(args[0])
 	if err != nil || n < 0 {
-		return fmt.Errorf("%q is not a number", arg)
+		return fmt.Errorf("%q is not a number", args[0])
 	}
 	return f(n)
-}
-
-// escape leaves a chroot and prints a file of the real root: if the file a test planted
-// on the host comes out, the process was not contained.
-func escape(file string) error {
-	if err := rootfs.EscapeChroot(); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("the chroot trick reached the root of this mount namespace, but %s is not there: %w", file, err)
-	}
-	fmt.Print(string(data))
-	return nil
 }
 
 // hog allocates memory and writes to every page, so it is really charged to the cgroup
@@ -103,21 +110,37 @@ func hog(mib int) error {
 			fmt.Printf("allocated %d MiB\n", i)
 		}
 	}
-	fmt.Printf("survived with %d MiB\n", len(chunks))
+	fmt.Printf("open: survived with %d MiB, no limit stopped it\n", len(chunks))
 	return nil
 }
 
 // fork starts sleeping children until n exist or the kernel refuses; a fork bomb without
-// the bomb. The children end when the container's init does.
+// the bomb. It holds them for a second (so a check can look at the host meanwhile), then
+// kills and reaps every one: without a PID namespace (labs 01 and 02) nobody else would.
 func fork(n int) error {
-	for i := 0; i < n; i++ {
-		if errno := labtest.ForkSleeper(); errno != 0 {
-			fmt.Printf("forked %d children, then refused: %v\n", i, errno)
+	// No garbage collector and one P: the runtime must not need a new thread once the
+	// group is full, or it would die of that instead of reporting the refused fork.
+	debug.SetGCPercent(-1)
+	goruntime.GOMAXPROCS(1)
+	var children []int
+	defer func() {
+		for _, pid := range children {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		for _, pid := range children {
+			_, _ = unix.Wait4(pid, nil, 0, nil)
+		}
+	}()
+	for len(children) < n {
+		pid, errno := labtest.ForkSleeper()
+		if errno != 0 {
+			fmt.Printf("closed: forked %d children, then refused: %v\n", len(children), errno)
 			time.Sleep(time.Second) // hold the limit while the checks look at the host
 			return nil
 		}
+		children = append(children, pid)
 	}
-	fmt.Printf("forked %d children, none refused\n", n)
+	fmt.Printf("open: forked %d children, none refused\n", n)
 	return nil
 }
 
@@ -132,6 +155,37 @@ func spin(seconds int) error {
 		}
 	}
 	fmt.Println("done spinning", x%2)
+	return nil
+}
+
+// sleep waits for SECONDS or a signal. With --as UID it first becomes that user, so it can
+// be the target of the ptrace attack: a process of another user.
+func sleep(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("sleep needs SECONDS\n%s", usage)
+	}
+	seconds, err := strconv.Atoi(args[0])
+	if err != nil {
+		return fmt.Errorf("%q is not a number", args[0])
+	}
+	for i := 1; i < len(args); i++ {
+		if args[i] == "--as" && i+1 < len(args) {
+			uid, err := strconv.Atoi(args[i+1])
+			if err != nil {
+				return fmt.Errorf("--as %q is not a uid", args[i+1])
+			}
+			if err := syscall.Setresgid(uid, uid, uid); err != nil {
+				return fmt.Errorf("become gid %d: %w", uid, err)
+			}
+			if err := syscall.Setresuid(uid, uid, uid); err != nil {
+				return fmt.Errorf("become uid %d: %w", uid, err)
+			}
+			i++
+		}
+	}
+	// No handler: a SIGTERM ends the process as the kernel's default action, which its
+	// parent (a check) can tell from the wait status.
+	time.Sleep(time.Duration(seconds) * time.Second)
 	return nil
 }
 
@@ -228,4 +282,10 @@ func probeSyscall(name string) error {
 	}
 	fmt.Printf("%s: %s\n", name, unix.ErrnoName(errno))
 	return nil
+}
+
+// euid prints label and the effective uid this process runs with.
+func euid(label string) error {
+	_, err := fmt.Printf("%s%d\n", label, os.Geteuid())
+	return err
 }
