@@ -55,13 +55,43 @@ func critestImages(names map[string]string) []criImage {
 			nnp.refs = append(nnp.refs, name)
 		}
 	}
-	images := []criImage{busyboxImage, web}
+	images := []criImage{{refs: []string{imageRef}, root: critestBusyboxRoot, config: busyboxImage.config}, web}
 	for _, img := range []criImage{hostnet, nnp} {
 		if len(img.refs) > 0 {
 			images = append(images, img)
 		}
 	}
 	return images
+}
+
+// critestBusyboxRoot is busybox as its published image has it, and with the two programs
+// critest's tests run that Debian's busybox lacks: every applet is a hard link to
+// /bin/busybox, not a symlink (a masked /bin/ls must hide ls, not busybox itself), and the
+// host's ipcs (the HostIpc tests) and pgrep (execSync with timeout) come with their
+// libraries.
+func critestBusyboxRoot(t *testing.T, root string) {
+	busyboxRoot(t, root)
+	busybox := filepath.Join(root, "bin", "busybox")
+	require.NoError(t, filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.Type()&os.ModeSymlink == 0 {
+			return err
+		}
+		if target, _ := os.Readlink(path); target != "/bin/busybox" {
+			return nil
+		}
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		return os.Link(busybox, path)
+	}))
+	for _, program := range []string{"ipcs", "pgrep"} {
+		if _, err := exec.LookPath(program); err != nil {
+			t.Logf("no %s on this host: the tests that run it in a container will fail", program)
+			continue
+		}
+		_, err := rootfs.CopyPrograms(root, program)
+		require.NoError(t, err, "copy %s into the test image", program)
+	}
 }
 
 // webEntrypoint starts the web stand-in as nginx's master process looks: its executable is
@@ -174,7 +204,7 @@ func TestCritest(t *testing.T) {
 				for _, spec := range r.SpecReports {
 					if spec.LeafNodeType == "It" {
 						name := strings.Join(append(spec.ContainerHierarchyTexts, spec.LeafNodeText), " ")
-						results[name] = critestResult{spec.State, firstLine(spec.Failure.Message)}
+						results[name] = critestResult{spec.State, oneLine(spec.Failure.Message)}
 					}
 				}
 			}
@@ -246,7 +276,7 @@ func critestTable(handlers []string, results map[string]map[string]critestResult
 			case r.State == "skipped":
 				cell = "skipped: " + r.Message
 			case r.State != "passed" && r.Message != "":
-				cell += ": " + clip(r.Message, 120)
+				cell += ": " + clip(r.Message, 160)
 			}
 			fmt.Fprintf(&b, " %s |", strings.ReplaceAll(cell, "|", `\|`))
 			if totals[h] == nil {
@@ -272,9 +302,10 @@ func clip(s string, n int) string {
 	return s
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
+// oneLine is a failure message on one line: ginkgo's own spread over several ("Expected\n
+// <string>: ...\nto be empty").
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // leaveHostAsFound undoes, when the test ends, what critest's tests leave on the host: the
