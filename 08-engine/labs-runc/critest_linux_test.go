@@ -123,7 +123,8 @@ func nnpRoot(t *testing.T, root string) {
 	busyboxRoot(t, root)
 	labtest.InstallProbe(t, root)
 	require.NoError(t, os.Rename(filepath.Join(root, "probe"), filepath.Join(root, "nnp")))
-	require.NoError(t, os.Chmod(filepath.Join(root, "nnp"), 0o4755))
+	// os.Chmod takes the set-user-ID bit as os.ModeSetuid; 0o4000 is not it, and is dropped.
+	require.NoError(t, os.Chmod(filepath.Join(root, "nnp"), 0o755|os.ModeSetuid))
 }
 
 // critestImageNames reads the images file scripts/cri-tools.sh wrote beside critest.
