@@ -10,8 +10,8 @@
 # Everything runs offline. The pause, busybox and web server images are built here and
 # imported into containerd; the tests that pull images from public registries (containerd's
 # image service tests) are not run. Results, critest's output and the table are kept in
-# bin/critest/. It takes about ten minutes per runtime, and fails if labs-runc fails a test
-# that runc passes.
+# bin/critest/. It takes two to three minutes per runtime (so scripts/test.sh does not run
+# it), and fails if labs-runc fails a test that runc passes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
