@@ -6,7 +6,7 @@ B="$DEMO/busybox-root" L2="$DEMO/layer2"
 export CONTAINERLABS_ROOT="$DEMO/state"
 mkdir -p "$L2/etc" && echo "hello from layer 2" >"$L2/etc/motd"
 
-say "Two read-only layers: the busybox root, and a second layer with one file. 05-overlay stacks them (the last --layer on top) under an upper directory of the container's own. State lives under \$CONTAINERLABS_ROOT, here $DEMO/state."
+say "Two read-only layers: the busybox root, and a second layer with one file. 05-overlay stacks them (the last --layer on top) under an upper directory of the container's own. State lives under \$CONTAINERLABS_ROOT, here %s." "$DEMO/state"
 step "The overlay is the root; lowerdir lists the layers top first, upperdir is the container's." \
 	"bin/05-overlay run --layer $B --layer $L2 --name web sh -c 'cat /etc/motd; mount | head -1'"
 bin/05-overlay rm web >/dev/null

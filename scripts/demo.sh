@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# demo.sh [--pause] [LAB...]: the walkthrough. Sets the host up, builds every lab, then runs
+# demo.sh [--pause] [--lang ko|en] [LAB...]: the walkthrough. Sets the host up, builds every lab, then runs
 # each lab's demo (NN-name/demo.sh) in order: every step prints its command, its output, and
 # what to notice. Everything it creates lives under one temporary directory and is removed at
 # the end, also on Ctrl-C.
 #
 #   --pause   wait for Enter after each step (for instructors presenting it)
+#   --lang    ko or en: the narration's language (default: the locale's; LANG=ko_KR.UTF-8 is Korean)
 #   LAB...    only these labs (default: all), e.g. demo.sh 03-namespaces
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 
-labs=()
+labs=() want_lang=0
 for arg in "$@"; do
+	if [ "$want_lang" = 1 ]; then
+		LEARNER_LANG="$(learner_lang "$arg")" want_lang=0
+		continue
+	fi
 	case "$arg" in
 	--pause) DEMO_PAUSE=1 ;;
-	-h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+	--lang) want_lang=1 ;;
+	--lang=*) LEARNER_LANG="$(learner_lang "${arg#--lang=}")" ;;
+	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
 	-*) die "unknown option $arg" ;;
 	*) labs+=("${arg%/}") ;;
 	esac
@@ -53,7 +60,7 @@ done
 
 echo
 if [ "$DEMO_SURPRISES" -ne 0 ]; then
-	echo "${RED}$DEMO_SURPRISES step(s) did not turn out as expected; see the marks above${RESET}"
+	echo "${RED}$(printf "$(msg "%s step(s) did not turn out as expected; see the marks above")" "$DEMO_SURPRISES")${RESET}"
 	exit 1
 fi
-echo "${GREEN}walkthrough complete; the scratch directory $DEMO is being removed${RESET}"
+echo "${GREEN}$(printf "$(msg "walkthrough complete; the scratch directory %s is being removed")" "$DEMO")${RESET}"

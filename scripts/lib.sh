@@ -83,6 +83,37 @@ remove_tree() {
 	fi
 }
 
+# --- the learner's language ---
+
+# LEARNER_LANG is ko or en: --lang (demo.sh sets it), else CONTAINERLABS_LANG, else the
+# locale (LC_ALL, LC_MESSAGES, LANG, the first one set), as scripts/i18n chooses for Go.
+learner_lang() {
+	local locale="${CONTAINERLABS_LANG:-${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}}"
+	case "${1:-$locale}" in ko* | KO*) echo ko ;; *) echo en ;; esac
+}
+LEARNER_LANG="$(learner_lang "${LEARNER_LANG:-}")"
+# Exported: demo.sh --lang ko runs setup.sh, which speaks as demo.sh does.
+export LEARNER_LANG
+
+# wrap WIDTH folds text at spaces to WIDTH columns. fold counts bytes: a Hangul syllable is
+# three bytes and two columns wide, so Korean gets half as many columns again in bytes.
+wrap() {
+	local width="$1"
+	[ "$LEARNER_LANG" = ko ] && width=$((width * 3 / 2))
+	fold -s -w "$width"
+}
+
+# msg TEXT: TEXT in the learner's language, from the catalogue the Go tools read too
+# (scripts/i18n/messages.tsv: English, a tab, Korean); English, or a text it lacks, as is.
+msg() {
+	if [ "$LEARNER_LANG" != ko ]; then
+		printf '%s\n' "$1"
+		return
+	fi
+	MSG="$1" awk -F'\t' '$1 == ENVIRON["MSG"] && $2 != "" { print $2; found = 1; exit }
+		END { if (!found) print ENVIRON["MSG"] }' "$SCRIPTS/i18n/messages.tsv"
+}
+
 # --- the walkthrough (demo.sh and each lab's demo.sh) ---
 
 DEMO_PAUSE="${DEMO_PAUSE:-0}"
@@ -90,13 +121,19 @@ DEMO_SURPRISES=0
 
 section() {
 	echo
-	echo "${BOLD}━━━ $* ━━━${RESET}"
+	echo "${BOLD}━━━ $(msg "$*") ━━━${RESET}"
 }
 
-# say prints narration: what the next steps are about.
+# say TEXT [ARG...] prints narration: what the next steps are about. TEXT is translated, then
+# its %s are filled with the ARGs (a path of this run, which the catalogue cannot know).
 say() {
 	echo
-	echo "$*" | fold -s -w 96
+	if [ $# -gt 1 ]; then
+		# shellcheck disable=SC2059 # the format is the catalogue's text
+		printf "$(msg "$1")\n" "${@:2}"
+	else
+		msg "$1"
+	fi | wrap 96
 }
 
 pause() {
@@ -127,11 +164,11 @@ run_step() {
 	set -o pipefail
 	sed 's/^/    /' "$out"
 	rm -f "$out"
-	[ "$status" -ne 0 ] && echo "    ${DIM}[exit status $status]${RESET}"
+	[ "$status" -ne 0 ] && echo "    ${DIM}[$(msg "exit status") $status]${RESET}"
 	if { [ "$expect_failure" = 0 ] && [ "$status" -ne 0 ]; } || { [ "$expect_failure" = 1 ] && [ "$status" -eq 0 ]; }; then
-		echo "${RED}    ! this step did not turn out as the walkthrough expects${RESET}"
+		echo "${RED}    ! $(msg "this step did not turn out as the walkthrough expects")${RESET}"
 		DEMO_SURPRISES=$((DEMO_SURPRISES + 1))
 	fi
-	echo "${YELLOW}  → ${notice}${RESET}" | fold -s -w 100
+	echo "${YELLOW}  → $(msg "$notice")${RESET}" | wrap 100
 	pause
 }

@@ -49,26 +49,33 @@ if [ "${1:-}" != "--check" ]; then
 fi
 
 failed=0
-report() { # report ok|missing|info NAME DETAIL [FIX]
+# report ok|missing|optional|info NAME DETAIL [FIX]: one line of the preflight, its words in
+# the learner's language (scripts/i18n/messages.tsv; a detail with a value in it stays as is).
+report() {
+	local detail fix="" width=8
+	detail="$(msg "$3")"
+	[ $# -ge 4 ] && fix="$(msg "fix:") $(msg "$4")"
+	# The marks are padded in bytes: a Korean mark is two three-byte syllables, four columns.
+	[ "$LEARNER_LANG" = ko ] && width=10
 	case "$1" in
-	ok) printf "  ${GREEN}ok${RESET}       %-22s %s\n" "$2" "$3" ;;
-	info) printf "  ${DIM}info${RESET}     %-22s %s\n" "$2" "$3" ;;
-	optional) printf "  ${YELLOW}optional${RESET} %-22s %s\n           %-22s fix: %s\n" "$2" "$3" "" "$4" ;;
+	ok) printf "  ${GREEN}%-${width}s${RESET} %-22s %s\n" "$(msg "ok")" "$2" "$detail" ;;
+	info) printf "  ${DIM}%-${width}s${RESET} %-22s %s\n" "$(msg "info")" "$2" "$detail" ;;
+	optional) printf "  ${YELLOW}%-${width}s${RESET} %-22s %s\n           %-22s %s\n" "$(msg "optional")" "$2" "$detail" "" "$fix" ;;
 	*)
-		printf "  ${RED}MISSING${RESET}  %-22s %s\n           %-22s fix: %s\n" "$2" "$3" "" "$4"
+		printf "  ${RED}%-${width}s${RESET} %-22s %s\n           %-22s %s\n" "$(msg "MISSING")" "$2" "$detail" "" "$fix"
 		failed=1
 		;;
 	esac
 }
 
-echo "${BOLD}preflight${RESET}"
+echo "${BOLD}$(msg "preflight")${RESET}"
 report ok root "uid 0"
 kernel="$(uname -r)"
 major="${kernel%%.*}" rest="${kernel#*.}" minor="${rest%%.*}"
 if [ "$major" -gt 5 ] || { [ "$major" -eq 5 ] && [ "$minor" -ge 10 ]; }; then
 	report ok kernel "$kernel"
 else
-	report missing kernel "$kernel (older than 5.10)" "use Debian 11 or newer, or a 5.10+ kernel"
+	report missing kernel "$(printf "$(msg "%s (older than 5.10)")" "$kernel")" "use Debian 11 or newer, or a 5.10+ kernel"
 fi
 
 if find_go; then
@@ -87,13 +94,13 @@ declare -A ns_flag=([uts]=--uts [pid]="--pid --fork" [mnt]=--mount [ipc]=--ipc [
 for ns in uts pid mnt ipc net user cgroup time; do
 	# shellcheck disable=SC2086
 	if [ -e "/proc/self/ns/$ns" ] && unshare ${ns_flag[$ns]} true 2>/dev/null; then
-		report ok "namespace $ns" "unshare ${ns_flag[$ns]} works"
+		report ok "namespace $ns" "$(printf "$(msg "%s works")" "unshare ${ns_flag[$ns]}")"
 	elif [ "$ns" = time ]; then
 		report optional "namespace $ns" "not available" "Linux 5.6 or newer (no lab needs it)"
 	elif [ "$ns" = user ]; then
 		report missing "namespace $ns" "cannot create one" "sysctl -w user.max_user_namespaces=15000 (and kernel.unprivileged_userns_clone=1 on old Debian)"
 	else
-		report missing "namespace $ns" "cannot create one" "a kernel built with CONFIG_$(echo "$ns" | tr a-z A-Z)_NS"
+		report missing "namespace $ns" "cannot create one" "$(printf "$(msg "a kernel built with CONFIG_%s_NS")" "$(echo "$ns" | tr a-z A-Z)")"
 	fi
 done
 
@@ -130,7 +137,7 @@ for c in memory cpu pids; do
 	if grep -qw "$c" <<<"$controllers"; then
 		report ok "cgroup $c" "controller available"
 	else
-		report missing "cgroup $c" "controller not available" "enable it (on v2: echo +$c > /sys/fs/cgroup/cgroup.subtree_control)"
+		report missing "cgroup $c" "controller not available" "$(printf "$(msg "enable it (on v2: echo +%s > /sys/fs/cgroup/cgroup.subtree_control)")" "$c")"
 	fi
 done
 if grep -Eqw "io|blkio" <<<"$controllers"; then
@@ -164,7 +171,7 @@ else
 fi
 
 if [ "$failed" -ne 0 ]; then
-	echo "${RED}some requirements are missing; the labs that need them will fail or skip${RESET}"
+	echo "${RED}$(msg "some requirements are missing; the labs that need them will fail or skip")${RESET}"
 	exit 1
 fi
-echo "${GREEN}this host can run every lab${RESET}"
+echo "${GREEN}$(msg "this host can run every lab")${RESET}"

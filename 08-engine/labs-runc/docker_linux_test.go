@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/labtest"
 	"containerlabs/labs/rootfs"
@@ -224,12 +226,24 @@ func TestDocker(t *testing.T) {
 		assert.Equal(t, "137", strings.TrimSpace(res.Stdout), labtest.Hint("SIGKILL: 128+9").With(res))
 	})
 
-	t.Run("rm removes the containers", func(t *testing.T) {
-		res := d.docker("rm", "trapper", "sleeper")
+	t.Run("rm --force ends a running container and removes them all", func(t *testing.T) {
+		res := d.docker("run", "-d", "--name", "lingerer", imageRef, "sleep", "600")
+		require.Equal(t, 0, res.Code, res.String())
+		fields := strings.Fields(d.docker("inspect", "--format", "{{.Id}} {{.State.Pid}}", "lingerer").Stdout)
+		require.Len(t, fields, 2, labtest.Hint("docker inspect gives the container's ID and PID"))
+		pid, _ := strconv.Atoi(fields[1])
+		require.NotZero(t, pid, labtest.Hint("a running container has a PID on the host"))
+		// dockerd 20.10 gives the runtime this --root whatever the runtime's name is.
+		stateDir := filepath.Join(d.dir, "docker-exec", "runtime-runc", "moby", fields[0])
+		require.FileExists(t, filepath.Join(stateDir, "state.json"),
+			labtest.Hint("while it runs, the runtime keeps its state in its --root, under dockerd's exec root"))
+
+		res = d.docker("rm", "--force", "lingerer", "trapper", "sleeper")
 		require.Equal(t, 0, res.Code, res.String())
 		assert.Empty(t, strings.TrimSpace(d.docker("ps", "--all", "--quiet").Stdout))
-		entries, _ := os.ReadDir(filepath.Join(d.dir, "docker-exec", "runtime-labs", "moby"))
-		assert.Empty(t, entries, labtest.Hint("the runtime's state directories are removed"))
+		assert.True(t, waitFor(func() bool { return unix.Kill(pid, 0) != nil }),
+			labtest.Hint("rm --force kills the container's process (PID %d) through the runtime", pid))
+		assert.NoDirExists(t, stateDir, labtest.Hint("delete removes the runtime's state directory"))
 	})
 
 	t.Run("a published port answers on 127.0.0.1", func(t *testing.T) {

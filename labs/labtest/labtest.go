@@ -37,6 +37,7 @@ import (
 	"containerlabs/labs/mount"
 	"containerlabs/labs/procfs"
 	"containerlabs/labs/rootfs"
+	"containerlabs/scripts/i18n"
 )
 
 // EnvBinDir names the environment variable that points the checks at a learner's binaries.
@@ -51,10 +52,16 @@ const DefaultTimeout = 60 * time.Second
 // or with the evidence attached: assert.Equal(t, 0, res.Code, labtest.Hint("...").With(res)).
 type Advice string
 
-// Hint formats the advice a failed check gives.
+// Hint formats the advice a failed check gives, in the learner's language: format is looked up
+// in scripts/i18n's catalogue, Korean when CONTAINERLABS_LANG or the locale asks for it (the
+// grader sets CONTAINERLABS_LANG for its --lang).
 func Hint(format string, args ...any) Advice {
-	return Advice("hint: " + fmt.Sprintf(format, args...))
+	hintLanguage.Do(func() { i18n.Use("") })
+	return Advice("hint: " + i18n.Sprintf(format, args...))
 }
+
+// hintLanguage chooses the language of the hints once per test process.
+var hintLanguage sync.Once
 
 // With returns the advice followed by the evidence (a Result, say), one item per line.
 func (a Advice) With(evidence ...any) string {

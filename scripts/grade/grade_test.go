@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"containerlabs/scripts/i18n"
 )
 
 func TestCollectScoresLeafChecks(t *testing.T) {
@@ -117,4 +119,28 @@ func TestSummaryOneLinePerPackage(t *testing.T) {
 	assert.Equal(t, "         FAIL TestLab04/oom", lines[4])
 	assert.Equal(t, "           | set memory.max", lines[5])
 	assert.Equal(t, "1 passed, 2 failed, 1 skipped", lines[6])
+}
+
+// TestReportInKorean prints a report as a Korean learner reads it: check names in Korean
+// with the English beside them, a starter's English TODO translated, the totals in Korean.
+func TestReportInKorean(t *testing.T) {
+	i18n.Use("ko")
+	defer i18n.Use("en")
+	report := &Report{Binaries: "reference source", Passed: 1, Failed: 1, Labs: []Lab{{
+		Name: "01-chroot", Passed: 1, Failed: 1,
+		Checks: []Check{
+			{Name: "ldd lists the loader and libc of bash", Result: "pass"},
+			{Name: "escape chroot is open", Result: "fail", Hints: []string{
+				"TODO(lab 01): find the PT_INTERP program header in f.Progs and return its contents without the trailing NUL (\"\" if there is none) (skipped)"}},
+		},
+	}}}
+	var out strings.Builder
+	print(&out, report, false)
+	text := out.String()
+	assert.Contains(t, text, "채점 검사 (참조 소스)")
+	assert.Contains(t, text, "통과  "+i18n.Korean["ldd lists the loader and libc of bash"]+" (ldd lists the loader and libc of bash)")
+	assert.Contains(t, text, "실패  탈출 chroot: 열림 (escape chroot is open)")
+	assert.Contains(t, text, "TODO(lab 01): f.Progs에서 PT_INTERP")
+	assert.Contains(t, text, "(건너뜀)")
+	assert.Contains(t, text, "1개 통과, 1개 실패")
 }

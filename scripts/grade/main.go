@@ -1,7 +1,7 @@
 // Command grade runs the graded checks of the labs and prints one line per check, a score
 // per lab and a total. scripts/grade.sh is the way to call it.
 //
-//	grade [--bin DIR | --src DIR] [--json FILE] [--verbose] [LAB...]
+//	grade [--bin DIR | --src DIR] [--json FILE] [--verbose] [--lang ko|en] [LAB...]
 //	grade --from-json FILE [--json FILE] [--verbose]
 //	grade --from-json FILE --summary [--verbose]
 //
@@ -15,11 +15,15 @@
 // tests, so that scripts/test.sh runs every test once and still prints the grades.
 // --summary prints, instead of the grades, one line per package with its skipped and failed
 // tests, for runs that are not graded (the cgroup v2 VM's: scripts/cgroup2-vm.sh).
+//
+// The grades speak the learner's language (--lang, else the locale: LANG=ko_KR.UTF-8 gives
+// Korean) from scripts/i18n's catalogue; the JSON report stays in English, for tools.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +34,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"containerlabs/scripts/i18n"
 )
 
 // event is one line of `go test -json` (see `go doc test2json`).
@@ -86,7 +92,9 @@ func main() {
 	jsonOut := flag.String("json", "", "also write the report as JSON to `FILE`")
 	verbose := flag.Bool("verbose", false, "print the full output of failed checks")
 	summary := flag.Bool("summary", false, "with --from-json: one line per package and the skipped and failed tests, no grades")
+	lang := flag.String("lang", "", "`ko` or `en` (default: the locale's, from LC_ALL, LC_MESSAGES or LANG)")
 	flag.Parse()
+	i18n.Use(*lang)
 
 	if *summary {
 		os.Exit(summarizeFile(*fromJSON, *verbose))
@@ -142,10 +150,10 @@ func grade(bin, src, fromJSON, jsonOut string, verbose bool, labs []string) (int
 	}
 	for _, l := range labs {
 		if !labPattern.MatchString(l) {
-			return 2, fmt.Errorf("%q is not a lab name (like 01-chroot)", l)
+			return 2, errors.New(i18n.Sprintf("%q is not a lab name (like 01-chroot)", l))
 		}
 		if _, err := os.Stat(filepath.Join(root, l)); err != nil {
-			return 2, fmt.Errorf("no lab %s in %s", l, root)
+			return 2, errors.New(i18n.Sprintf("no lab %s in %s", l, root))
 		}
 	}
 
@@ -290,7 +298,9 @@ func runTests(root, bin string, labs []string) (io.Reader, error) {
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
-	cmd.Env = os.Environ()
+	// The checks' hints speak the grader's language, whatever the locale says.
+	lang := map[bool]string{true: "ko", false: "en"}[i18n.Speaking()]
+	cmd.Env = append(os.Environ(), i18n.EnvLang+"="+lang)
 	if bin != "" {
 		abs, err := filepath.Abs(bin)
 		if err != nil {
@@ -347,11 +357,11 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 			switch e.Action {
 			case "fail":
 				pkgFailed[e.Package] = true
-				fmt.Fprintf(os.Stderr, "FAIL %s\n", e.Package)
+				fmt.Fprintf(os.Stderr, "%s %s\n", i18n.T("FAIL"), e.Package)
 			case "pass":
-				fmt.Fprintf(os.Stderr, "ok   %s\n", e.Package)
+				fmt.Fprintf(os.Stderr, "%s %s\n", i18n.T("ok  "), e.Package)
 			case "skip":
-				fmt.Fprintf(os.Stderr, "-    %s (no tests)\n", e.Package)
+				fmt.Fprint(os.Stderr, i18n.Sprintf("-    %s (no tests)\n", e.Package))
 			}
 			continue
 		}
@@ -443,7 +453,7 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 		}
 		if lab := labs[name]; len(lab.Checks) == 0 {
 			lab.BuildFailed = true
-			lab.Problem = "the tests did not build or run"
+			lab.Problem = i18n.N("the tests did not build or run")
 			if out := pkgOutput[pkg]; out != nil {
 				lab.Problem = firstLines(out.String())
 			}
@@ -454,7 +464,7 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 		lab := labs[name]
 		if len(lab.Checks) == 0 && !lab.BuildFailed {
 			lab.BuildFailed = true
-			lab.Problem = "no checks ran (did the tests build?)"
+			lab.Problem = i18n.N("no checks ran (did the tests build?)")
 		}
 		report.Labs = append(report.Labs, *lab)
 		report.Passed += lab.Passed
@@ -558,19 +568,50 @@ func firstLines(text string) string {
 	return strings.Join(lines, "\n")
 }
 
+// checkTitle is a check's name as the learner reads it: in Korean, the Korean name with the
+// English one beside it, as the walkthroughs' tables show them.
+func checkTitle(name string) string {
+	// labtest makes these names (the escape gallery's, the earlier steps').
+	if title := i18n.Match(name, "escape %s is open", "escape %s is closed", "earlier step holds: %s"); title != name {
+		return title + " (" + name + ")"
+	}
+	return name
+}
+
+var todo = regexp.MustCompile(`^(TODO\(lab \d\d\): )(.*?)( \(skipped\))?$`)
+
+// translateHint translates a hint: a check's own, or a starter's TODO, whose text is a
+// region's hint from the catalogue (a starter made in English, graded in Korean).
+func translateHint(hint string) string {
+	if m := todo.FindStringSubmatch(hint); m != nil {
+		hint = m[1] + i18n.T(m[2])
+		if m[3] != "" {
+			hint += i18n.T(" (skipped)")
+		}
+		return hint
+	}
+	return i18n.T(hint)
+}
+
 func print(w io.Writer, report *Report, verbose bool) {
-	fmt.Fprintf(w, "\ngraded checks (%s)\n", report.Binaries)
+	binaries := report.Binaries
+	if report.Source != "" {
+		binaries = i18n.Sprintf("built from %s", report.Source)
+	} else if binaries == "reference source" {
+		binaries = i18n.T("reference source")
+	}
+	fmt.Fprint(w, i18n.Sprintf("\ngraded checks (%s)\n", binaries))
+	marks := map[string]string{"pass": i18n.T("pass"), "fail": i18n.T("FAIL"), "skip": i18n.T("skip")}
 	for _, lab := range report.Labs {
 		fmt.Fprintf(w, "\n%s\n", lab.Name)
 		if lab.BuildError != "" {
-			fmt.Fprintf(w, "  your source does not build; these checks ran without it:\n        %s\n",
+			fmt.Fprintf(w, "  %s\n        %s\n", i18n.T("your source does not build; these checks ran without it:"),
 				strings.ReplaceAll(strings.TrimSpace(lab.BuildError), "\n", "\n        "))
 		}
 		for _, c := range lab.Checks {
-			mark := map[string]string{"pass": "pass", "fail": "FAIL", "skip": "skip"}[c.Result]
-			fmt.Fprintf(w, "  %s  %s\n", mark, c.Name)
+			fmt.Fprintf(w, "  %s  %s\n", marks[c.Result], checkTitle(c.Name))
 			for _, h := range c.Hints {
-				fmt.Fprintf(w, "        %s\n", h)
+				fmt.Fprintf(w, "        %s\n", translateHint(h))
 			}
 			// The end of the program's stderr, less what the hints already said (the TODOs).
 			var tail []string
@@ -580,7 +621,7 @@ func print(w io.Writer, report *Report, verbose bool) {
 				}
 			}
 			if !verbose && len(tail) > 0 {
-				fmt.Fprintf(w, "        the program's stderr ended with:\n")
+				fmt.Fprintf(w, "        %s\n", i18n.T("the program's stderr ended with:"))
 				for _, l := range tail {
 					fmt.Fprintf(w, "        | %s\n", l)
 				}
@@ -592,25 +633,25 @@ func print(w io.Writer, report *Report, verbose bool) {
 			}
 		}
 		if lab.BuildFailed {
-			fmt.Fprintf(w, "  FAIL  %s\n", strings.ReplaceAll(lab.Problem, "\n", "\n        "))
+			fmt.Fprintf(w, "  %s  %s\n", marks["fail"], strings.ReplaceAll(i18n.T(lab.Problem), "\n", "\n        "))
 		}
 	}
 	fmt.Fprintln(w)
 	for _, lab := range report.Labs {
 		line := fmt.Sprintf("%s: %d/%d", lab.Name, lab.Passed, lab.Passed+lab.Failed)
 		if lab.Skipped > 0 {
-			line += fmt.Sprintf(" (%d skipped)", lab.Skipped)
+			line += i18n.Sprintf(" (%d skipped)", lab.Skipped)
 		}
 		if lab.BuildFailed {
-			line += " (tests did not run)"
+			line += i18n.T(" (tests did not run)")
 		}
 		if lab.BuildError != "" {
-			line += " (your source did not build)"
+			line += i18n.T(" (your source did not build)")
 		}
 		fmt.Fprintln(w, line)
 	}
 	for _, pkg := range report.Packages {
-		fmt.Fprintf(w, "FAIL package %s\n", pkg)
+		fmt.Fprint(w, i18n.Sprintf("FAIL package %s\n", pkg))
 	}
-	fmt.Fprintf(w, "%d passed, %d failed\n", report.Passed, report.Failed)
+	fmt.Fprint(w, i18n.Sprintf("%d passed, %d failed\n", report.Passed, report.Failed))
 }

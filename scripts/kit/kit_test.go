@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -188,5 +189,101 @@ func TestEscapeMatrices(t *testing.T) {
 			require.NoError(t, err)
 			assert.Contains(t, string(data), column, "%s/%s should end with the lab's column: go run ./scripts/escapes --expected %s", lab, readme, lab[:2])
 		}
+	}
+}
+
+// term is one row of docs/glossary.md: the Korean term chosen for a concept and the
+// variants rejected for it.
+type term struct {
+	English, Korean string
+	Rejected        []string
+}
+
+var backticked = regexp.MustCompile("`([^`]+)`")
+
+// readGlossary reads the table of docs/glossary.md: English | 한국어 | rejected | why.
+func readGlossary(t *testing.T, root string) []term {
+	data, err := os.ReadFile(filepath.Join(root, "docs/glossary.md"))
+	require.NoError(t, err)
+	var terms []term
+	for line := range strings.SplitSeq(string(data), "\n") {
+		cells := strings.Split(strings.TrimSpace(line), "|")
+		if !strings.HasPrefix(line, "| ") || len(cells) != 6 || strings.HasPrefix(cells[1], " ---") {
+			continue
+		}
+		cells = cells[1:5]
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		tm := term{English: cells[0], Korean: cells[1]}
+		for _, m := range backticked.FindAllStringSubmatch(cells[2], -1) {
+			tm.Rejected = append(tm.Rejected, m[1])
+		}
+		terms = append(terms, tm)
+	}
+	require.NotEmpty(t, terms, "docs/glossary.md has no table of terms")
+	return terms
+}
+
+// koreanFiles lists the Korean text of the workshop: every README.ko.md, docs/*.ko.md and
+// the message catalogue.
+func koreanFiles(t *testing.T, root string) []string {
+	files := []string{filepath.Join(root, "README.ko.md"), filepath.Join(root, "scripts/i18n/messages.tsv")}
+	for _, pattern := range []string{"*/README.ko.md", "*/*/README.ko.md", "docs/*.ko.md"} {
+		more, err := filepath.Glob(filepath.Join(root, pattern))
+		require.NoError(t, err)
+		files = append(files, more...)
+	}
+	slices.Sort(files)
+	return slices.Compact(files)
+}
+
+var inlineCode = regexp.MustCompile("`[^`]*`")
+
+// koreanProse returns the lines of a Korean file that are prose, with inline code blanked:
+// code blocks are copied from the English, and a catalogue line's English half is English.
+func koreanProse(path, text string) []string {
+	lines := strings.Split(text, "\n")
+	inCode := false
+	for i, line := range lines {
+		switch {
+		case strings.HasSuffix(path, ".tsv"):
+			_, korean, _ := strings.Cut(line, "\t")
+			if strings.HasPrefix(line, "#") {
+				korean = ""
+			}
+			line = korean
+		case strings.HasPrefix(line, "```"):
+			inCode = !inCode
+			line = ""
+		case inCode:
+			line = ""
+		}
+		lines[i] = inlineCode.ReplaceAllStringFunc(line, func(s string) string { return strings.Repeat(" ", len(s)) })
+	}
+	return lines
+}
+
+// TestGlossary checks every Korean file against docs/glossary.md: no rejected variant of a
+// term appears in its prose.
+func TestGlossary(t *testing.T) {
+	root := repo(t)
+	terms := readGlossary(t, root)
+	for _, path := range koreanFiles(t, root) {
+		rel, err := filepath.Rel(root, path)
+		require.NoError(t, err)
+		t.Run(rel, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			for n, line := range koreanProse(path, string(data)) {
+				for _, tm := range terms {
+					for _, variant := range tm.Rejected {
+						if strings.Contains(line, variant) {
+							t.Errorf("%s:%d: %q is a rejected variant: write %s (%s; see docs/glossary.md)", rel, n+1, variant, tm.Korean, tm.English)
+						}
+					}
+				}
+			}
+		})
 	}
 }

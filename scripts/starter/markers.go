@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"containerlabs/scripts/i18n"
 )
 
 // markerLine matches the three kinds of marker line:
@@ -74,7 +76,7 @@ func parseRegions(name string, lines []string) ([]region, error) {
 		case kind == "begin" && rest == "":
 			return nil, fmt.Errorf("%s:%d: lab:%02d begin needs a hint: `// lab:%02d begin: what to write`", name, n, lab, lab)
 		case kind == "begin":
-			open = &region{lab: lab, hint: rest, begin: n, indent: m[1]}
+			open = &region{lab: lab, hint: i18n.T(rest), begin: n, indent: m[1]}
 		case open == nil:
 			return nil, fmt.Errorf("%s:%d: lab:%02d %s without a begin", name, n, lab, kind)
 		case lab != open.lab:
@@ -164,7 +166,7 @@ func transformRegions(name string, src []byte, blank func(region) bool) ([]byte,
 func defaultStarter(fset *token.FileSet, file *ast.File, name string, r region) []string {
 	// A skipped step says so on stderr when the program reaches it, so that the learner,
 	// and the grader, can name what was left out.
-	skipped := []string{"fmt.Fprintln(os.Stderr, " + strconv.Quote(fmt.Sprintf("TODO(lab %02d): %s (skipped)", r.lab, r.hint)) + ")"}
+	skipped := []string{"fmt.Fprintln(os.Stderr, " + strconv.Quote(i18n.Sprintf("TODO(lab %02d): %s (skipped)", r.lab, r.hint)) + ")"}
 	body, results := enclosingFunc(fset, file, r)
 	if body == nil || results == nil || len(results.List) == 0 {
 		return skipped
