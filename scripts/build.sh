@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build.sh: build every lab into bin/NN-name, the OCI runtime into bin/labs-runc, and the
-# probe the checks copy into containers.
+# probe and the pod sandbox's pause program that the checks copy into containers.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 find_go || die "no Go toolchain found; run scripts/setup.sh first"
@@ -24,4 +24,5 @@ for dir in [0-9][0-9]-*/; do
 done
 [ -f 08-engine/labs-runc/main.go ] && build labs-runc 08-engine/labs-runc
 build probe labs/labtest/probe
+build pause labs/labtest/pause
 build registry scripts/registry

@@ -6,14 +6,19 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 "$SCRIPTS/setup.sh"
-# containerd (with ctr and runc) and Docker's daemon for the runtime's containerd and Docker
-# checks; their system services are not started: the checks run private daemons of their own.
-# e2fsprogs makes the escape gallery's decoy disk; chromium renders `08-engine show --html`
-# for its check.
-apt_install_quietly containerd docker.io e2fsprogs chromium
+# containerd (with ctr and runc) and Docker's daemon for the runtime's containerd, CRI and
+# Docker checks, and the CNI plugins for the CRI check's pods; their system services are not
+# started: the checks run private daemons of their own. e2fsprogs makes the escape gallery's
+# decoy disk; chromium renders `08-engine show --html` for its check.
+apt_install_quietly containerd docker.io containernetworking-plugins e2fsprogs chromium
 find_go
 cd "$REPO"
 "$SCRIPTS/build.sh"
+# crictl for the CRI check, built once from the Go module proxy; a copy beside the labs'
+# binaries goes into the cgroup v2 VM with them.
+CRI_TOOLS="$("$SCRIPTS/cri-tools.sh" crictl)"
+export CRI_TOOLS
+cp "$CRI_TOOLS/crictl" "$BIN/crictl"
 
 echo "${BOLD}go vet${RESET}"
 go vet ./...

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/image"
 	"containerlabs/labs/labtest"
@@ -41,6 +42,7 @@ func startDaemon(t *testing.T, dir, name string, args ...string) *daemon {
 	logFile, err := os.Create(d.log)
 	require.NoError(t, err)
 	defer logFile.Close()
+	closeOnExecInherited()
 	d.cmd = exec.Command(name, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -48,6 +50,18 @@ func startDaemon(t *testing.T, dir, name string, args ...string) *daemon {
 	go func() { _ = d.cmd.Wait(); close(d.stopped) }()
 	t.Cleanup(d.stop)
 	return d
+}
+
+// closeOnExecInherited marks the descriptors this process inherited (above stderr)
+// close-on-exec, so that a daemon and its children do not inherit them: `flock LOCK go test`
+// passes the lock's descriptor down, and a shim that outlived the test would hold the lock.
+func closeOnExecInherited() {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // stop ends the daemon with SIGTERM, as its service manager would, and its process group
@@ -164,7 +178,9 @@ func startContainerd(t *testing.T) *containerd {
 		"state = " + strconv.Quote(filepath.Join(d.dir, "state")) + "\n" +
 		"disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n" +
 		"[grpc]\n  address = " + strconv.Quote(d.sock) + "\n" +
-		"[ttrpc]\n  address = " + strconv.Quote(d.sock+".ttrpc") + "\n"
+		"[ttrpc]\n  address = " + strconv.Quote(d.sock+".ttrpc") + "\n" +
+		// containerd's opt plugin installs into /opt/containerd unless told otherwise.
+		"[plugins.\"io.containerd.internal.v1.opt\"]\n  path = " + strconv.Quote(filepath.Join(d.dir, "opt")) + "\n"
 	configFile := filepath.Join(d.dir, "config.toml")
 	require.NoError(t, os.WriteFile(configFile, []byte(config), 0o644))
 	d.daemon = startDaemon(t, d.dir, "containerd", "--config", configFile)

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/labtest"
 )
@@ -115,6 +117,33 @@ func TestOCIConformance(t *testing.T) {
 		require.Equal(t, 0, res.Code, res.String())
 		assert.Regexp(t, regexp.MustCompile(`(?m)^\d+ \d+ \S+ \S+ / \S+ shared:\d+`), res.Stdout,
 			labtest.Hint("after pivot_root, give the new root the propagation asked for (a peer group of its own)").With(res))
+	})
+
+	t.Run("a volume with rshared propagation shows the container's mounts on the host", func(t *testing.T) {
+		// A shared host directory, as a kubelet makes the source of a Bidirectional volume.
+		src := labtest.TempDir(t)
+		require.NoError(t, unix.Mount(src, src, "", unix.MS_BIND, ""))
+		t.Cleanup(func() {
+			for _, dir := range []string{filepath.Join(src, "inner"), src} {
+				if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+					t.Errorf("unmount %s: %v", dir, err)
+				}
+			}
+		})
+		require.NoError(t, unix.Mount("", src, "", unix.MS_SHARED, ""))
+
+		r, b := newRunc(t), newBundle(t, "sh", "-c", "mkdir /vol/inner && mount -t tmpfs made-inside /vol/inner && touch /vol/inner/file")
+		b.spec.Linux.RootfsPropagation = "rshared"
+		b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: src, Options: []string{"rbind", "rshared"}})
+		caps := b.spec.Process.Capabilities
+		caps.Bounding = append(caps.Bounding, "CAP_SYS_ADMIN")
+		caps.Effective = append(caps.Effective, "CAP_SYS_ADMIN")
+		caps.Permitted = append(caps.Permitted, "CAP_SYS_ADMIN")
+		b.spec.Linux.Seccomp = nil
+		res := r.run("run", "--bundle", b.write(t), newID())
+		require.Equal(t, 0, res.Code, res.String())
+		assert.FileExists(t, filepath.Join(src, "inner", "file"), labtest.Hint(
+			"the tmpfs mounted inside must propagate to the host: after pivot_root make only the old root a slave (change into it first), not the new root with the container's mounts").With(res))
 	})
 }
 

@@ -37,14 +37,12 @@ type OCI struct {
 // CleanOCIPath checks an OCI cgroupsPath and returns it cleaned, with whether it is absolute
 // (from the hierarchy's root) or relative (to the runtime's own group). An empty path means
 // the container's ID, relative, as runc reads it. A path in systemd's "slice:prefix:name"
-// form names a systemd unit, not a directory: it needs the systemd cgroup driver, which this
-// package does not have.
+// form is read the same way, as runc reads it without its systemd driver (which this package
+// does not have): one relative directory of that name. containerd's CRI plugin writes that
+// form whenever a pod's cgroup parent ends in ".slice", whichever driver the runtime has.
 func CleanOCIPath(cgroupsPath, id string) (p string, absolute bool, err error) {
 	if cgroupsPath == "" {
 		cgroupsPath = id
-	}
-	if strings.Count(cgroupsPath, ":") == 2 && !strings.HasPrefix(cgroupsPath, "/") {
-		return "", false, fmt.Errorf("cgroupsPath %q is in systemd's slice:prefix:name form: the systemd cgroup driver is not supported; give a path such as /default/%s", cgroupsPath, id)
 	}
 	absolute = strings.HasPrefix(cgroupsPath, "/")
 	// Cleaning it as an absolute path keeps ".." from climbing above the hierarchy's root

@@ -452,33 +452,54 @@ func BusyboxRoot(t testing.TB) string {
 	return dir
 }
 
-var probe struct {
-	once sync.Once
-	path string
-	err  error
+// tool is a static helper program the checks copy into container roots, built once per
+// test process.
+type tool struct {
+	name, pkg string
+	once      sync.Once
+	path      string
+	err       error
+}
+
+var (
+	probe = &tool{name: "probe", pkg: "labs/labtest/probe"}
+	pause = &tool{name: "pause", pkg: "labs/labtest/pause"}
+)
+
+// install copies the tool into root as /NAME.
+func (tl *tool) install(t testing.TB, root string) {
+	t.Helper()
+	tl.once.Do(func() {
+		// In the cgroup v2 VM there is no Go toolchain: the script puts the built tools
+		// beside the lab binaries.
+		if dir := os.Getenv(EnvBinDir); dir != "" {
+			if _, err := os.Stat(filepath.Join(dir, tl.name)); err == nil {
+				tl.path = filepath.Join(dir, tl.name)
+				return
+			}
+		}
+		tl.path, tl.err = build(tl.name, tl.pkg)
+	})
+	if tl.err != nil {
+		t.Fatalf("build the %s: %v", tl.name, tl.err)
+	}
+	if _, err := rootfs.CopyFile(tl.path, filepath.Join(root, tl.name)); err != nil {
+		t.Fatalf("install the %s: %v", tl.name, err)
+	}
 }
 
 // InstallProbe copies the static probe program (labs/labtest/probe) into root as /probe,
 // for checks that ask what a process inside a container sees.
 func InstallProbe(t testing.TB, root string) {
 	t.Helper()
-	probe.once.Do(func() {
-		// In the cgroup v2 VM there is no Go toolchain: the script puts a built probe beside
-		// the lab binaries.
-		if dir := os.Getenv(EnvBinDir); dir != "" {
-			if _, err := os.Stat(filepath.Join(dir, "probe")); err == nil {
-				probe.path = filepath.Join(dir, "probe")
-				return
-			}
-		}
-		probe.path, probe.err = build("probe", "labs/labtest/probe")
-	})
-	if probe.err != nil {
-		t.Fatalf("build the probe: %v", probe.err)
-	}
-	if _, err := rootfs.CopyFile(probe.path, filepath.Join(root, "probe")); err != nil {
-		t.Fatalf("install the probe: %v", err)
-	}
+	probe.install(t, root)
+}
+
+// InstallPause copies the static pause program (labs/labtest/pause) into root as /pause:
+// the process that holds a pod's namespaces, for the CRI checks' pause image.
+func InstallPause(t testing.TB, root string) {
+	t.Helper()
+	pause.install(t, root)
 }
 
 // Marker writes a file with random content into a new host directory that no container

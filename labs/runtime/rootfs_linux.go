@@ -502,7 +502,7 @@ func createDevice(cfg *initConfig, d specs.LinuxDevice) error {
 // private parent. "shared" starts a peer group of the container's own (a bind of "/" inside
 // sees mounts made later, and nothing reaches the host); "unbindable" forbids binding it.
 //
-// Equivalent to: `pivot_root . . && mount --make-rslave . && umount -l .`, or
+// Equivalent to: `pivot_root . . && cd OLDROOT && mount --make-rslave . && umount -l .`, or
 // `mount --move . / && chroot .`; then `mount --make-shared /` (or the propagation asked).
 func switchRoot(noPivot bool, rootfsPropagation string) error {
 	if noPivot {
@@ -513,8 +513,22 @@ func switchRoot(noPivot bool, rootfsPropagation string) error {
 			return fmt.Errorf("chroot into the container's root: %w", err)
 		}
 	} else {
+		oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open the old root: %w", err)
+		}
+		defer unix.Close(oldRoot)
 		if err := unix.PivotRoot(".", "."); err != nil {
 			return fmt.Errorf("pivot_root into the container's root: %w", err)
+		}
+		// The old root now sits on top of the new one, at ".". A propagation change
+		// names the mount whose root the path is, and "." from the new root's directory is
+		// the new root: changing into the old root first makes the rslave below reach the
+		// old root alone. Made on the new root, it would also cut the container's own
+		// mounts off from the host's peer groups (a volume with rshared propagation
+		// would no longer show the container's mounts on the host).
+		if err := unix.Fchdir(oldRoot); err != nil {
+			return fmt.Errorf("change into the old root: %w", err)
 		}
 		if err := (mount.Mount{Target: ".", Flags: unix.MS_SLAVE | unix.MS_REC}).Apply(); err != nil {
 			return err

@@ -14,6 +14,8 @@
 //	probe arp-spoof IP    claim IP with a forged ARP reply on eth0 (needs a packet socket)
 //	probe ping IP         one ICMP echo through a datagram socket, as iputils' ping sends it
 //	probe syscall NAME    make a harmless call (io_uring_setup) and report its errno
+//	probe euid LABEL      print LABEL and the effective uid: a set-user-ID copy shows whether
+//	                      executing it raised the uid (it does not under no_new_privs)
 //
 // The attacks of the escape gallery (gallery.go) each end with one verdict line, "open:
 // EVIDENCE" when the attack worked and "closed: WHAT STOPPED IT" when it did not. Every
@@ -40,7 +42,7 @@ import (
 )
 
 const usage = `usage: probe hog MIB | fork N | spin SECONDS | sleep SECONDS [TAG] [--as UID] |
-       arp-spoof IP | ping IP | syscall NAME | ATTACK ARGS...
+       arp-spoof IP | ping IP | syscall NAME | euid LABEL | ATTACK ARGS...
 attacks: ` + attackNames
 
 func main() {
@@ -59,12 +61,12 @@ func main() {
 		err = withNumber(args, spin)
 	case "sleep":
 		err = sleep(args)
-	case "arp-spoof", "ping", "syscall":
+	case "arp-spoof", "ping", "syscall", "euid":
 		if len(args) != 1 {
 			err = fmt.Errorf("%s takes one argument\n%s", name, usage)
 			break
 		}
-		err = map[string]func(string) error{"arp-spoof": arpSpoof, "ping": ping, "syscall": probeSyscall}[name](args[0])
+		err = map[string]func(string) error{"arp-spoof": arpSpoof, "ping": ping, "syscall": probeSyscall, "euid": euid}[name](args[0])
 	default:
 		attack, ok := attacks[name]
 		if !ok {
@@ -280,4 +282,10 @@ func probeSyscall(name string) error {
 	}
 	fmt.Printf("%s: %s\n", name, unix.ErrnoName(errno))
 	return nil
+}
+
+// euid prints label and the effective uid this process runs with.
+func euid(label string) error {
+	_, err := fmt.Printf("%s%d\n", label, os.Geteuid())
+	return err
 }
