@@ -25,6 +25,9 @@ type OCI struct {
 	// Made lists the directories Create made, parents before children, so that Destroy
 	// removes exactly those and never a group someone else made.
 	Made []string `json:"made,omitempty"`
+	// Later maps the v1 controllers the group was left out of (see NewOCI) to the
+	// directory it gets in their hierarchy if an update needs one of them.
+	Later map[string]string `json:"later,omitempty"`
 }
 
 // CleanOCIPath checks an OCI cgroupsPath and returns it cleaned, with whether it is absolute
