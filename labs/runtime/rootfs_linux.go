@@ -157,8 +157,12 @@ func bindMount(cfg *initConfig, m specs.Mount, o mountOptions, dest string) erro
 	if o.recursive {
 		flags |= unix.MS_REC
 	}
-	if err := (mount.Mount{Source: src, Target: dest, Flags: flags}).Apply(); err != nil {
+	if attached, err := attachMountSource(cfg, src, dest); err != nil {
 		return err
+	} else if !attached {
+		if err := (mount.Mount{Source: src, Target: dest, Flags: flags}).Apply(); err != nil {
+			return err
+		}
 	}
 	if o.flags&^unix.MS_REMOUNT != 0 {
 		return remount(dest, o.flags)
@@ -237,7 +241,9 @@ func mountCgroup(cfg *initConfig, o mountOptions, dest string) error {
 	}
 	hierarchies := map[string][]string{}
 	for controller, dir := range g.Paths {
-		hierarchies[dir] = append(hierarchies[dir], controller)
+		if controller != "" { // a hybrid host's unified tree, which has no controller
+			hierarchies[dir] = append(hierarchies[dir], controller)
+		}
 	}
 	for dir, controllers := range hierarchies {
 		slices.Sort(controllers)
