@@ -39,7 +39,7 @@ func TestLabsRunc(t *testing.T) {
 		assert.NotEmpty(t, b.cgroupDirs(), labtest.Hint("create makes the cgroup before the command runs"))
 
 		res = r.run("start", id)
-		require.Equal(t, 0, res.Code, labtest.Hint("start opens the exec fifo").With(res))
+		require.Equal(t, 0, res.Code, labtest.Hint("start writes into the exec fifo, which releases the init").With(res))
 		assert.Equal(t, specs.StateRunning, r.state(id).Status)
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid))
 		assert.Equal(t, "sleep\x0060\x00", string(cmdline), labtest.Hint("the init execs the command: it is PID %d itself, no extra process", st.Pid))

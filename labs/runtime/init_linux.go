@@ -42,8 +42,9 @@ type initConfig struct {
 	// ConsoleFD and FifoFD are descriptor numbers in the init, or -1.
 	ConsoleFD int `json:"console_fd"`
 	FifoFD    int `json:"fifo_fd"`
-	// MountSources maps the index of a bind mount in Spec.Mounts to a descriptor of its
-	// source, which the runtime opened on the host (see openMountSources).
+	// MountSources maps the index of a bind mount in Spec.Mounts to the detached copy of
+	// its source that the runtime made on the host (see openMountSources): in the message,
+	// the copy's place among the descriptors sent with it; in the init, its descriptor.
 	MountSources map[int]int `json:"mount_sources,omitempty"`
 	// Hooks says whether the runtime wants to run createRuntime hooks between the mounts
 	// and pivot_root.
