@@ -29,4 +29,4 @@ say "chroot changes where path lookups start, nothing more. A process that is ro
 step "A marker file on the host, outside the root." \
 	"echo 'host secret: chroot is not a boundary' > $DEMO/host-secret"
 step "The static probe escapes the chroot and reads the host's file." \
-	"cp bin/probe $B/ && bin/01-chroot run $B /probe escape $DEMO/host-secret"
+	"cp bin/probe $B/ && bin/01-chroot run $B /probe chroot $DEMO/host-secret"

@@ -83,8 +83,10 @@ func run(dir string, command []string) (code int, err error) {
 
 	// 3. Start it with DIR as its root (chroot) and "/" as its working directory.
 	cmd := &exec.Cmd{Path: path, Args: command} // argv[0] stays the name the user typed
+	// lab:01 begin: make DIR the command's root directory (cmd.SysProcAttr's Chroot) and "/" its working directory (cmd.Dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir}
 	cmd.Dir = "/"
+	// lab:01 end
 	cmd.Env = process.Env()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 

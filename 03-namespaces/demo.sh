@@ -22,8 +22,14 @@ step_fails "Signals reach the container through the parent and the init: SIGTERM
 	"kill \$C; wait \$C"
 
 say "Lab 01's escape, again. The chroot trick still works, but it now leads to the container's own root: the host's tree is not mounted in this namespace at all."
-step_fails "The marker from lab 01 is out of reach." \
-	"echo 'host secret' > $DEMO/host-secret; cp bin/probe $B/; bin/03-namespaces run $B /probe escape $DEMO/host-secret"
+step "The climb reaches the container's own root, and the marker from lab 01 is out of reach." \
+	"echo 'host secret' > $DEMO/host-secret; cp bin/probe $B/; bin/03-namespaces run $B /probe chroot $DEMO/host-secret"
+
+say "Namespaces hide; they do not take privilege away. The command is still root, with every capability of the host's root: it cannot see the host's files, but it can still reach the host's kernel."
+step "A host sysctl opens for writing (the probe closes it unwritten)." \
+	"bin/03-namespaces run $B /probe sysctl"
+step "New namespaces, from inside: the door most kernel exploits need. Lab 08 closes both; scripts/escapes.sh 03 shows the rest." \
+	"bin/03-namespaces run $B /probe unshare"
 
 say "With --userns, the command is root inside a user namespace, and uid 100000 outside."
 step "uid 0 inside; the map says 0 means 100000 outside." \

@@ -156,7 +156,8 @@ func inside() int {
 	must(namespace.SetHostname(c.Hostname))
 	// lab:03 end
 
-	// 6. Run the command as our child, and be its init: forward signals, reap orphans.
+	// 6. Run the command as our child, in a cgroup namespace of its own (made now,
+	//    from the cgroup we are in), and be its init: forward signals, reap orphans.
 	path, err := rootfs.LookPath("/", c.Command[0], "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "03-namespaces:", err)

@@ -60,6 +60,18 @@ func TestLab03(t *testing.T) {
 		assert.Empty(t, labtest.MountsUnder(t, dir), labtest.Hint("/proc, /dev, /sys and the root bind belong in the container's mount namespace, not the host's"))
 	})
 
+	t.Run("with the host's mounts shared, as systemd makes them, the container starts and keeps its mounts", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		dir := labtest.BusyboxRoot(t)
+		// A mount namespace of the check's own in which every mount is shared, so the host's
+		// own propagation does not matter (and is not touched).
+		script := bin.Path + " run " + dir + " sh -c 'mkdir -p /mnt/x && mount -t tmpfs inside-only /mnt/x && echo mounted'" +
+			"; grep -q inside-only /proc/self/mountinfo && echo leaked to the host"
+		res := labtest.Command(t, labtest.Options{}, "unshare", "--mount", "--propagation", "shared", "sh", "-c", script)
+		assert.Contains(t, res.Stdout, "mounted", labtest.Hint("make every mount private (MS_REC|MS_PRIVATE) before pivot_root: pivot_root refuses a shared mount (EINVAL)").With(res))
+		assert.NotContains(t, res.Stdout, "leaked", labtest.Hint("mounts made inside must not propagate out: make every mount private first").With(res))
+	})
+
 	t.Run("the network namespace has only lo", func(t *testing.T) {
 		bin := labtest.Lab(t, lab)
 		dir := labtest.BusyboxRoot(t)
@@ -89,14 +101,27 @@ func TestLab03(t *testing.T) {
 		assert.NotContains(t, res.Stdout, strconv.Itoa(key), labtest.Hint("clone with CLONE_NEWIPC"))
 	})
 
-	t.Run("the old root is unreachable and the chroot escape fails", func(t *testing.T) {
+	t.Run("the command's root directory is DIR, with the container's own proc", func(t *testing.T) {
 		bin := labtest.Lab(t, lab)
 		dir := labtest.BusyboxRoot(t)
-		labtest.InstallProbe(t, dir)
-		marker, secret := labtest.Marker(t)
-		res := bin.Run(t, "run", dir, "/probe", "escape", marker)
-		assert.NotContains(t, res.Stdout, secret, labtest.Hint("use pivot_root and detach the old root: chroot alone can be escaped").With(res))
-		assert.NotEqual(t, 0, res.Code, labtest.Hint("the host's file must not be found from inside").With(res))
+		p := bin.Start(t, "run", dir, "sh", "-c", "echo ready; exec sleep 30")
+		p.Await(t, "ready", labtest.Hint("the container should start"))
+		command := labtest.WaitForChild(t, labtest.WaitForChild(t, p.Cmd.Process.Pid))
+		rooted, err := labtest.RootedIn(dir)
+		require.NoError(t, err)
+		assert.Contains(t, rooted, command, labtest.Hint("the command's \"/\" must be DIR (seen from the host through /proc/PID/root): bind DIR onto itself, then pivot_root into it").With(p.Stderr()))
+		// The kernel's table of the command's mounts: one mount at "/", DIR's bind (its root
+		// in its file system is DIR's folder), and no host root stacked on it.
+		mountinfo, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(command), "mountinfo"))
+		require.NoError(t, err)
+		roots := mountsAt(string(mountinfo), "/")
+		assert.Len(t, roots, 1, labtest.Hint("detach the old root after pivot_root (umount -l .): only the container's root may be mounted at /").With(string(mountinfo)))
+		for _, r := range roots {
+			assert.True(t, strings.HasSuffix(r, "/"+filepath.Base(dir)), labtest.Hint("the root mount must be DIR's bind mount, not the host's root").With(string(mountinfo)))
+		}
+		assert.Regexp(t, `(?m)^\S+ \S+ \S+ \S+ /proc `, string(mountinfo), labtest.Hint("mount a new proc inside the root before pivot_root"))
+		require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+		p.Wait(10 * time.Second)
 	})
 
 	t.Run("with --userns root inside is an unprivileged uid outside", func(t *testing.T) {
@@ -161,24 +186,20 @@ func TestLab03(t *testing.T) {
 		res := bin.Run(t, "run", dir, "sh", "-c", "sleep 30 & sleep 60 & echo started")
 		assert.Equal(t, 0, res.Code, labtest.Hint("the container should run").With(res))
 		assert.Empty(t, labtest.MountsUnder(t, dir), labtest.Hint("no mount may be left under DIR"))
-		assert.Empty(t, processesRootedIn(t, dir), labtest.Hint("when the init exits, every process of the container must end"))
+		rooted, err := labtest.RootedIn(dir)
+		require.NoError(t, err)
+		assert.Empty(t, rooted, labtest.Hint("when the init exits, every process of the container must end"))
 	})
 }
 
-// processesRootedIn lists the PIDs whose root directory is dir or beneath it.
-func processesRootedIn(t *testing.T, dir string) []int {
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		root, err := os.Readlink(filepath.Join("/proc", e.Name(), "root"))
-		if err == nil && (root == dir || strings.HasPrefix(root, dir+"/")) {
-			pids = append(pids, pid)
+// mountsAt returns, for each line of a mountinfo table whose mount point is target, the
+// root of that mount within its file system (the fourth field).
+func mountsAt(mountinfo, target string) []string {
+	var roots []string
+	for line := range strings.SplitSeq(mountinfo, "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == target {
+			roots = append(roots, f[3])
 		}
 	}
-	return pids
+	return roots
 }

@@ -221,22 +221,33 @@ func inside() int {
 
 	// 1. Stop mount events from travelling between this namespace and the host's: on a
 	//    systemd host "/" is shared, and without this our mounts would appear on the host.
+	// lab:03 begin: make every mount in this new mount namespace private (mount.MakePrivate)
 	must(mount.MakePrivate("/"))
+	// lab:03 end
 
 	// 2. Make DIR a mount point of its own and step into it (pivot_root needs a mount point).
+	// lab:03 begin: bind the root onto itself and change into it (namespace.EnterRoot)
 	must(namespace.EnterRoot(c.Root))
+	// lab:03 end
 
 	// 3. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is DIR.
+	// lab:03 begin: mount /proc, /dev and /sys in the new root, "." (procfs.MountAll)
 	_, err := procfs.MountAll(".")
 	must(err)
+	// lab:03 end
 
 	// 4. Swap the roots and detach the old one: the host's files are gone, not just hidden.
+	// lab:03 begin: make "." the root of the mount namespace and detach the old one (namespace.PivotRoot)
 	must(namespace.PivotRoot())
+	// lab:03 end
 
 	// 5. A hostname of our own; the host's does not change.
+	// lab:03 begin: set the container's hostname, c.Hostname (namespace.SetHostname)
 	must(namespace.SetHostname(c.Hostname))
+	// lab:03 end
 
-	// 6. Run the command as our child, and be its init: forward signals, reap orphans.
+	// 6. Run the command as our child, in a cgroup namespace of its own (made now,
+	//    from the cgroup we are in), and be its init: forward signals, reap orphans.
 	path, err := rootfs.LookPath("/", c.Command[0], "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "04-cgroups:", err)

@@ -211,6 +211,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 1. A cgroup for this container, with its limits written before anyone is in it.
 	//    Groups that containers killed with SIGKILL left behind are removed first.
+	// lab:04 begin: remove stale groups (cgroup.RemoveStale), create this container's group with its limits (cgroup.New(c.Name, l.Limits)), and remove it (Remove) when run returns
 	if _, err := cgroup.RemoveStale(); err != nil {
 		return process.ExitSetupFailed, err
 	}
@@ -223,6 +224,7 @@ func run(c container, l limits) (code int, err error) {
 			err = fmt.Errorf("clean up: %w", removeErr)
 		}
 	}()
+	// lab:04 end
 
 	// 2. Re-execute this program as the child, in new UTS, PID, mount, IPC and network
 	//    namespaces (and with --userns a user namespace, whose uid and gid maps we write).
@@ -234,10 +236,12 @@ func run(c container, l limits) (code int, err error) {
 
 	// 3. Move the child into the cgroup while it waits: everything it starts from now
 	//    on is born inside, and counted.
+	// lab:04 begin: move the waiting child into the group (cg.Add(child.PID)); kill it if that fails
 	if err := cg.Add(child.PID); err != nil {
 		child.Kill()
 		return process.ExitSetupFailed, err
 	}
+	// lab:04 end
 
 	// 4. Our half is done: send the description, and the child starts its half.
 	if err := child.Release(c); err != nil {
@@ -253,6 +257,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 6. Ask the cgroup what happened. The OOM killer leaves only a SIGKILL behind; the
 	//    cgroup's counters say who sent it.
+	// lab:04 begin: read the group's stats (cg.Stats); print them with --stats (cg.Report); if the OOM killer struck, say so, with the limit, and exit 137
 	stats, err := cg.Stats()
 	if err != nil {
 		return code, err
@@ -265,6 +270,7 @@ func run(c container, l limits) (code int, err error) {
 			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
 		return 137, nil
 	}
+	// lab:04 end
 	return code, nil
 }
 
@@ -275,7 +281,9 @@ func inside() int {
 
 	// 1. Stop mount events from travelling between this namespace and the host's: on a
 	//    systemd host "/" is shared, and without this our mounts would appear on the host.
+	// lab:03 begin: make every mount in this new mount namespace private (mount.MakePrivate)
 	must(mount.MakePrivate("/"))
+	// lab:03 end
 
 	// 2. NEW: the container's root is an overlay: the layers, read-only, under its upper
 	//    directory. Mounted in the container's mount namespace, it vanishes with it.
@@ -286,19 +294,28 @@ func inside() int {
 	// lab:05 end
 
 	// 3. Step into the root (pivot_root needs a mount point, which the overlay is).
+	// lab:03 begin: bind the root onto itself and change into it (namespace.EnterRoot)
 	must(namespace.EnterRoot(c.Root))
+	// lab:03 end
 
 	// 4. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is the root.
+	// lab:03 begin: mount /proc, /dev and /sys in the new root, "." (procfs.MountAll)
 	_, err := procfs.MountAll(".")
 	must(err)
+	// lab:03 end
 
 	// 5. Swap the roots and detach the old one: the host's files are gone, not just hidden.
+	// lab:03 begin: make "." the root of the mount namespace and detach the old one (namespace.PivotRoot)
 	must(namespace.PivotRoot())
+	// lab:03 end
 
 	// 6. A hostname of our own; the host's does not change.
+	// lab:03 begin: set the container's hostname, c.Hostname (namespace.SetHostname)
 	must(namespace.SetHostname(c.Hostname))
+	// lab:03 end
 
-	// 7. Run the command as our child, and be its init: forward signals, reap orphans.
+	// 7. Run the command as our child, in a cgroup namespace of its own (made now,
+	//    from the cgroup we are in), and be its init: forward signals, reap orphans.
 	path, err := rootfs.LookPath("/", c.Command[0], "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "05-overlay:", err)

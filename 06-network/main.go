@@ -219,6 +219,7 @@ func (l *layerList) Set(dir string) error {
 func run(c container, l limits) (code int, err error) {
 	// 0. A directory of its own under the state root: the upper and work directories of
 	//    its writable layer, and the mount point of its root. It outlives the run.
+	// lab:05 begin: open the state store (state.Open(state.RootFromEnv())), create the container's directory with its record (store.Create), mark it stopped when run returns, and set c.State, c.Upper, c.Work and c.Root from it
 	store, err := state.Open(state.RootFromEnv())
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -229,6 +230,11 @@ func run(c container, l limits) (code int, err error) {
 	}
 	defer dirs.Stopped()
 	c.State, c.Upper, c.Work, c.Root = dirs.Dir, dirs.Upper(), dirs.Work(), dirs.Merged()
+	// lab:05 starter:
+	// if c.Root == "" {
+	// 	return process.ExitSetupFailed, errors.New("TODO(lab 05): the container needs its directories: c.Upper, c.Work and c.Root")
+	// }
+	// lab:05 end
 	opts := namespace.Options{Args: c.Command, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if c.UserNS {
 		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
@@ -272,6 +278,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 2. A cgroup for this container, with its limits written before anyone is in it.
 	//    Groups that containers killed with SIGKILL left behind are removed first.
+	// lab:04 begin: remove stale groups (cgroup.RemoveStale), create this container's group with its limits (cgroup.New(c.Name, l.Limits)), and remove it (Remove) when run returns
 	if _, err := cgroup.RemoveStale(); err != nil {
 		return process.ExitSetupFailed, err
 	}
@@ -284,6 +291,7 @@ func run(c container, l limits) (code int, err error) {
 			err = fmt.Errorf("clean up: %w", removeErr)
 		}
 	}()
+	// lab:04 end
 
 	// 3. Re-execute this program as the child, in new UTS, PID, mount, IPC and network
 	//    namespaces (and with --userns a user namespace, whose uid and gid maps we write).
@@ -295,10 +303,12 @@ func run(c container, l limits) (code int, err error) {
 
 	// 4. Move the child into the cgroup while it waits: everything it starts from now
 	//    on is born inside, and counted.
+	// lab:04 begin: move the waiting child into the group (cg.Add(child.PID)); kill it if that fails
 	if err := cg.Add(child.PID); err != nil {
 		child.Kill()
 		return process.ExitSetupFailed, err
 	}
+	// lab:04 end
 
 	// 5. NEW: plug the cable in: a veth pair, one end on the bridge, the other created in
 	//    the child's network namespace as eth0; then forward the published ports to it.
@@ -331,6 +341,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 8. Ask the cgroup what happened. The OOM killer leaves only a SIGKILL behind; the
 	//    cgroup's counters say who sent it.
+	// lab:04 begin: read the group's stats (cg.Stats); print them with --stats (cg.Report); if the OOM killer struck, say so, with the limit, and exit 137
 	stats, err := cg.Stats()
 	if err != nil {
 		return code, err
@@ -343,6 +354,7 @@ func run(c container, l limits) (code int, err error) {
 			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
 		return 137, nil
 	}
+	// lab:04 end
 	return code, nil
 }
 
@@ -353,7 +365,9 @@ func inside() int {
 
 	// 1. Stop mount events from travelling between this namespace and the host's: on a
 	//    systemd host "/" is shared, and without this our mounts would appear on the host.
+	// lab:03 begin: make every mount in this new mount namespace private (mount.MakePrivate)
 	must(mount.MakePrivate("/"))
+	// lab:03 end
 
 	// 2. NEW: set eth0 up from inside: its address, lo, and the default route via the bridge.
 	// lab:06 begin: configure eth0 from inside: lo and eth0 up, the address, the default route (network.ConfigureInside(c.Network))
@@ -362,10 +376,16 @@ func inside() int {
 
 	// 3. The container's root is an overlay: the layers, read-only, under its upper
 	//    directory. Mounted in the container's mount namespace, it vanishes with it.
+	// lab:05 begin: mount the overlay of c.Layers under c.Upper (with c.Work) at c.Root (overlay.Mount)
 	must(overlay.Mount(c.Layers, c.Upper, c.Work, c.Root))
+	// lab:05 starter:
+	// must(errors.New("TODO(lab 05): mount the container's root: an overlay of its layers under its upper directory"))
+	// lab:05 end
 
 	// 4. Step into the root (pivot_root needs a mount point, which the overlay is).
+	// lab:03 begin: bind the root onto itself and change into it (namespace.EnterRoot)
 	must(namespace.EnterRoot(c.Root))
+	// lab:03 end
 
 	// 5. NEW: the files that name the network, /etc/hosts, /etc/resolv.conf and
 	//    /etc/hostname, mounted in from the container's state directory, where the parent
@@ -375,16 +395,23 @@ func inside() int {
 	// lab:06 end
 
 	// 6. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is the root.
+	// lab:03 begin: mount /proc, /dev and /sys in the new root, "." (procfs.MountAll)
 	_, err := procfs.MountAll(".")
 	must(err)
+	// lab:03 end
 
 	// 7. Swap the roots and detach the old one: the host's files are gone, not just hidden.
+	// lab:03 begin: make "." the root of the mount namespace and detach the old one (namespace.PivotRoot)
 	must(namespace.PivotRoot())
+	// lab:03 end
 
 	// 8. A hostname of our own; the host's does not change.
+	// lab:03 begin: set the container's hostname, c.Hostname (namespace.SetHostname)
 	must(namespace.SetHostname(c.Hostname))
+	// lab:03 end
 
-	// 9. Run the command as our child, and be its init: forward signals, reap orphans.
+	// 9. Run the command as our child, in a cgroup namespace of its own (made now,
+	//    from the cgroup we are in), and be its init: forward signals, reap orphans.
 	path, err := rootfs.LookPath("/", c.Command[0], "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "06-network:", err)

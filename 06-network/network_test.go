@@ -150,8 +150,17 @@ func TestLab06(t *testing.T) {
 		layer := setup(t, bin)
 		port := freePort(t)
 		web, addr := webServer(t, bin, layer, "isolated", "--no-icc", "--publish", fmt.Sprintf("%d:80", port))
-		res := bin.Run(t, append(runArgs(layer, "neighbour", "--no-icc"), "timeout", "3", "wget", "-q", "-O", "-", "http://"+addr+"/")...)
-		assert.NotEqual(t, 0, res.Code, labtest.Hint("with --no-icc, containers on the bridge must not reach each other (bridge port isolation)").With(res))
+		// The kernel's record of the bridge port: isolated ports forward only to the others.
+		m := regexp.MustCompile(`on the host "(?:\d+: )?([^"@]+)`).FindStringSubmatch(web.Stderr())
+		require.NotNil(t, m, labtest.Hint("say which host link the container got (`on the host \"vethX\"`)").With(web.Stderr()))
+		isolated, err := os.ReadFile(filepath.Join("/sys/class/net", m[1], "brport/isolated"))
+		require.NoError(t, err, labtest.Hint("the host end %s must be a port of the bridge", m[1]))
+		assert.Equal(t, "1", strings.TrimSpace(string(isolated)), labtest.Hint("with --no-icc, set the bridge port's isolated flag (IFLA_BRPORT_ISOLATED, `bridge link set dev %s isolated on`)", m[1]))
+		// The neighbour proves its network works (the gateway answers) before it tries the web.
+		res := bin.Run(t, append(runArgs(layer, "neighbour", "--no-icc"), "sh", "-c",
+			"ping -c 1 -W 3 "+gateway+" >/dev/null && echo reached the gateway; timeout 3 wget -q -O - http://"+addr+"/ && echo reached the web")...)
+		assert.Contains(t, res.Stdout, "reached the gateway", labtest.Hint("the neighbour must start and reach its gateway: --no-icc blocks containers, not the host").With(res))
+		assert.NotContains(t, res.Stdout, "reached the web", labtest.Hint("with --no-icc, containers on the bridge must not reach each other (bridge port isolation)").With(res))
 		body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		assert.NoError(t, err, labtest.Hint("--no-icc must not block a published port"))
 		assert.Equal(t, "hello from the container\n", body)

@@ -3,6 +3,7 @@ package main_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"log"
@@ -186,6 +187,22 @@ func TestLab07(t *testing.T) {
 		assert.Equal(t, []string{"greeting"}, tree(t, d.Layers[1].Dir), labtest.Hint("the new layer holds only the change (no /etc/hosts: mount those in, do not write them into the layer)"))
 	})
 
+	t.Run("commit saves a deletion as a whiteout entry of the new layer", func(t *testing.T) {
+		bin := labtest.Lab(t, lab)
+		setup(t, bin)
+		res := run(t, bin, "deleter", base, "rm", "/bin/vi")
+		require.Equal(t, 0, res.Code, res)
+		res = bin.Run(t, "commit", "deleter", "novi:v1")
+		require.Equal(t, 0, res.Code, labtest.Hint("`07-images commit CONTAINER REF` turns the upper dir into a layer").With(res))
+		res = run(t, bin, "checker", "novi:v1", "ls", "/bin/vi")
+		assert.NotEqual(t, 0, res.Code, labtest.Hint("the deleted file stays deleted in the new image").With(res))
+		file := filepath.Join(labtest.TempDir(t), "novi.tar")
+		res = bin.Run(t, "save", "novi:v1", "-o", file)
+		require.Equal(t, 0, res.Code, res)
+		assert.Contains(t, lastLayerNames(t, file), "bin/.wh.vi",
+			labtest.Hint("a deletion travels as an empty file .wh.NAME in the layer's tar (the image format's whiteout), not as overlay's 0/0 device"))
+	})
+
 	t.Run("save then load round-trips with the same digests", func(t *testing.T) {
 		bin := labtest.Lab(t, lab)
 		setup(t, bin)
@@ -299,9 +316,10 @@ func TestLab07(t *testing.T) {
 			res := bin.Run(t, "load", "-i", file)
 			assert.NotEqual(t, 0, res.Code, labtest.Hint("a layer with %s must be refused", name).With(res))
 		}
-		corrupt := corruptBlob(t, archive(t, dir, "evil/digest:v1", layerTar(t, "fine")))
-		res := bin.Run(t, "load", "-i", corrupt)
-		assert.NotEqual(t, 0, res.Code, labtest.Hint("a layer whose content does not match its digest must be refused").With(res))
+		swapped := swapLayer(t, archive(t, dir, "evil/digest:v1", layerTar(t, "fine")), layerTar(t, "swapped"))
+		res := bin.Run(t, "load", "-i", swapped)
+		assert.NotEqual(t, 0, res.Code, labtest.Hint("a layer whose content does not match its diff ID must be refused").With(res))
+		assert.Contains(t, res.Stderr, "diff ID", labtest.Hint("refuse it for the digest, not for some other reason").With(res))
 		assert.Equal(t, before, outsideState(t, sandbox), labtest.Hint("nothing may be written outside the state root"))
 		_, err := os.Stat("/tmp/escaped")
 		assert.True(t, os.IsNotExist(err), labtest.Hint("nothing may escape to /tmp"))
@@ -327,13 +345,21 @@ func withConfig(t *testing.T, file, ref string, config v1.Config) string {
 	return out
 }
 
-// corruptBlob flips a byte inside the first layer blob of a docker-archive, leaving the
-// manifest's digests as they were.
-func corruptBlob(t *testing.T, file string) string {
+// swapLayer replaces the first layer blob of a docker-archive with replacement, a valid
+// tar, gzip-compressed validly, leaving the config's diff IDs as they were: only a check
+// of the content against its digest can tell. (A flipped byte would not do: gzip's own
+// CRC refuses it first, so the check would pass without any digest being checked.)
+func swapLayer(t *testing.T, file string, replacement []byte) string {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write(replacement)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
 	data := mustRead(t, file)
 	tr := tar.NewReader(bytes.NewReader(data))
 	var out bytes.Buffer
 	tw := tar.NewWriter(&out)
+	swapped := false
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -342,15 +368,17 @@ func corruptBlob(t *testing.T, file string) string {
 		require.NoError(t, err)
 		body, err := io.ReadAll(tr)
 		require.NoError(t, err)
-		if strings.HasSuffix(hdr.Name, ".tar.gz") && len(body) > 20 {
-			body[len(body)/2] ^= 0xff
+		if strings.HasSuffix(hdr.Name, ".tar.gz") && !swapped {
+			body, swapped = gz.Bytes(), true
+			hdr.Size = int64(len(body))
 		}
 		require.NoError(t, tw.WriteHeader(hdr))
 		_, err = tw.Write(body)
 		require.NoError(t, err)
 	}
+	require.True(t, swapped, "the archive has a .tar.gz layer")
 	require.NoError(t, tw.Close())
-	path := file + ".corrupt.tar"
+	path := file + ".swapped.tar"
 	require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
 	return path
 }
@@ -415,6 +443,45 @@ func tarNames(t *testing.T, file string) []string {
 		names = append(names, "/"+strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/"))
 	}
 	sort.Strings(names)
+	return names
+}
+
+// lastLayerNames lists the entries of the top layer of a docker-archive.
+func lastLayerNames(t *testing.T, file string) []string {
+	members := map[string][]byte{}
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		members[strings.TrimPrefix(hdr.Name, "./")] = data
+	}
+	var manifest []struct{ Layers []string }
+	require.NoError(t, json.Unmarshal(members["manifest.json"], &manifest), "a docker-archive has a manifest.json")
+	require.NotEmpty(t, manifest)
+	layers := manifest[0].Layers
+	require.NotEmpty(t, layers)
+	var r io.Reader = bytes.NewReader(members[layers[len(layers)-1]])
+	if gz, err := gzip.NewReader(bytes.NewReader(members[layers[len(layers)-1]])); err == nil {
+		r = gz
+	}
+	var names []string
+	lr := tar.NewReader(r)
+	for {
+		hdr, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/"))
+	}
 	return names
 }
 

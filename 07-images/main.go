@@ -246,6 +246,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 0b. A directory of its own under the state root: the upper and work directories of
 	//     its writable layer, and the mount point of its root. It outlives the run.
+	// lab:05 begin: open the state store (state.Open(state.RootFromEnv())), create the container's directory with its record (store.Create), mark it stopped when run returns, and set c.State, c.Upper, c.Work and c.Root from it
 	store, err := state.Open(state.RootFromEnv())
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -256,6 +257,11 @@ func run(c container, l limits) (code int, err error) {
 	}
 	defer dirs.Stopped()
 	c.State, c.Upper, c.Work, c.Root = dirs.Dir, dirs.Upper(), dirs.Work(), dirs.Merged()
+	// lab:05 starter:
+	// if c.Root == "" {
+	// 	return process.ExitSetupFailed, fmt.Errorf("TODO(lab 05): the container of %s needs its directories: c.Upper, c.Work and c.Root", img.Ref)
+	// }
+	// lab:05 end
 	opts := namespace.Options{Args: c.Command, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if c.UserNS {
 		// With --userns, root inside is uid 100000 outside: it must reach the layers, and
@@ -269,6 +275,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 1. The network: the bridge and its NAT rules (made once, kept), and an address
 	//    for this container, leased until it ends.
+	// lab:06 begin: the network (network.New(l.bridge, l.subnet, the "network" folder of the state root)), its bridge (nw.EnsureBridge) and its NAT rules (nw.EnsureNAT)
 	nw, err := network.New(l.bridge, l.subnet, filepath.Join(state.RootFromEnv(), "network"))
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -279,6 +286,8 @@ func run(c container, l limits) (code int, err error) {
 	if err := nw.EnsureNAT(); err != nil {
 		return process.ExitSetupFailed, err
 	}
+	// lab:06 end
+	// lab:06 begin: lease an address (nw.Allocate(c.Name, l.ip)) and release it when run returns; put it in c.Network (lease.Inside()) and write /etc/hosts and friends for it (network.WriteEtcFiles)
 	lease, err := nw.Allocate(c.Name, l.ip)
 	if err != nil {
 		return process.ExitSetupFailed, err
@@ -292,9 +301,11 @@ func run(c container, l limits) (code int, err error) {
 	if err := network.WriteEtcFiles(c.State, c.Hostname, c.Network.Address.Addr()); err != nil {
 		return process.ExitSetupFailed, err
 	}
+	// lab:06 end
 
 	// 2. A cgroup for this container, with its limits written before anyone is in it.
 	//    Groups that containers killed with SIGKILL left behind are removed first.
+	// lab:04 begin: remove stale groups (cgroup.RemoveStale), create this container's group with its limits (cgroup.New(c.Name, l.Limits)), and remove it (Remove) when run returns
 	if _, err := cgroup.RemoveStale(); err != nil {
 		return process.ExitSetupFailed, err
 	}
@@ -307,6 +318,7 @@ func run(c container, l limits) (code int, err error) {
 			err = fmt.Errorf("clean up: %w", removeErr)
 		}
 	}()
+	// lab:04 end
 
 	// 3. Re-execute this program as the child, in new UTS, PID, mount, IPC and network
 	//    namespaces (and with --userns a user namespace, whose uid and gid maps we write).
@@ -318,13 +330,16 @@ func run(c container, l limits) (code int, err error) {
 
 	// 4. Move the child into the cgroup while it waits: everything it starts from now
 	//    on is born inside, and counted.
+	// lab:04 begin: move the waiting child into the group (cg.Add(child.PID)); kill it if that fails
 	if err := cg.Add(child.PID); err != nil {
 		child.Kill()
 		return process.ExitSetupFailed, err
 	}
+	// lab:04 end
 
 	// 5. Plug the cable in: a veth pair, one end on the bridge, the other created in
 	//    the child's network namespace as eth0; then forward the published ports to it.
+	// lab:06 begin: connect the waiting child to the bridge (nw.Connect(child.PID, l.noICC)) and unplug it (ep.Remove) when run returns; publish l.publish (nw.Publish); say which links it got
 	ep, err := nw.Connect(child.PID, l.noICC)
 	if err != nil {
 		child.Kill()
@@ -337,6 +352,7 @@ func run(c container, l limits) (code int, err error) {
 	}
 	fmt.Fprintf(os.Stderr, "07-images: %s is %s on %s: inside %q, on the host %q\n",
 		c.Name, c.Network.Address, l.bridge, ep.InsideLink(), ep.HostLink())
+	// lab:06 end
 
 	// 6. Our half is done: send the description, and the child starts its half.
 	if err := child.Release(c); err != nil {
@@ -352,6 +368,7 @@ func run(c container, l limits) (code int, err error) {
 
 	// 8. Ask the cgroup what happened. The OOM killer leaves only a SIGKILL behind; the
 	//    cgroup's counters say who sent it.
+	// lab:04 begin: read the group's stats (cg.Stats); print them with --stats (cg.Report); if the OOM killer struck, say so, with the limit, and exit 137
 	stats, err := cg.Stats()
 	if err != nil {
 		return code, err
@@ -364,6 +381,7 @@ func run(c container, l limits) (code int, err error) {
 			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
 		return 137, nil
 	}
+	// lab:04 end
 	return code, nil
 }
 
@@ -374,22 +392,34 @@ func inside() int {
 
 	// 1. Stop mount events from travelling between this namespace and the host's: on a
 	//    systemd host "/" is shared, and without this our mounts would appear on the host.
+	// lab:03 begin: make every mount in this new mount namespace private (mount.MakePrivate)
 	must(mount.MakePrivate("/"))
+	// lab:03 end
 
 	// 2. Set eth0 up from inside: its address, lo, and the default route via the bridge.
+	// lab:06 begin: configure eth0 from inside: lo and eth0 up, the address, the default route (network.ConfigureInside(c.Network))
 	must(network.ConfigureInside(c.Network))
+	// lab:06 end
 
 	// 3. The container's root is an overlay: the layers, read-only, under its upper
 	//    directory. Mounted in the container's mount namespace, it vanishes with it.
+	// lab:05 begin: mount the overlay of c.Layers under c.Upper (with c.Work) at c.Root (overlay.Mount)
 	must(overlay.Mount(c.Layers, c.Upper, c.Work, c.Root))
+	// lab:05 starter:
+	// must(errors.New("TODO(lab 05): mount the container's root: an overlay of its layers under its upper directory"))
+	// lab:05 end
 
 	// 4. Step into the root (pivot_root needs a mount point, which the overlay is).
+	// lab:03 begin: bind the root onto itself and change into it (namespace.EnterRoot)
 	must(namespace.EnterRoot(c.Root))
+	// lab:03 end
 
 	// 5. The files that name the network, /etc/hosts, /etc/resolv.conf and
 	//    /etc/hostname, mounted in from the container's state directory, where the parent
 	//    wrote them: they stay out of the writable layer, and so out of any diff or commit.
+	// lab:06 begin: bind the parent's /etc/hosts, /etc/resolv.conf and /etc/hostname into the root (network.BindEtcFiles(c.State, "."))
 	must(network.BindEtcFiles(c.State, "."))
+	// lab:06 end
 
 	// 5b. NEW: the image's user, looked up in the image's own /etc/passwd and /etc/group:
 	//     the host's user names mean nothing here.
@@ -397,17 +427,24 @@ func inside() int {
 	must(err)
 
 	// 6. A /proc for the new PID namespace, with lab 02's /dev and /sys. "." is the root.
+	// lab:03 begin: mount /proc, /dev and /sys in the new root, "." (procfs.MountAll)
 	_, err = procfs.MountAll(".")
 	must(err)
+	// lab:03 end
 
 	// 7. Swap the roots and detach the old one: the host's files are gone, not just hidden.
+	// lab:03 begin: make "." the root of the mount namespace and detach the old one (namespace.PivotRoot)
 	must(namespace.PivotRoot())
+	// lab:03 end
 
 	// 8. A hostname of our own; the host's does not change.
+	// lab:03 begin: set the container's hostname, c.Hostname (namespace.SetHostname)
 	must(namespace.SetHostname(c.Hostname))
+	// lab:03 end
 
-	// 9. Run the command as our child, as the image's user, in its working directory and
-	//    with its environment, and be its init: forward signals, reap orphans.
+	// 9. Run the command as our child, as the image's user, in its working directory, with
+	//    its environment and in a cgroup namespace of its own (made now, from the cgroup we
+	//    are in), and be its init: forward signals, reap orphans.
 	path, err := rootfs.LookPath("/", c.Command[0], pathOf(c.Env))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "07-images:", err)

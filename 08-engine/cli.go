@@ -114,13 +114,26 @@ func (opt *option) Value() string {
 	return opt.values[len(opt.values)-1]
 }
 
-func (opt *option) Int(def int) (int, error) {
+// IntIn reads the option's value as a whole number from min to max, or def when the option
+// is not given. Every number the command line takes goes through here (or a parser of
+// labs/ that checks its own range), so a value past the end of an int, or past what the
+// kernel takes, is refused with its name before anything is made, never cut down to fit.
+func (opt *option) IntIn(def, min, max int) (int, error) {
 	if !opt.set {
 		return def, nil
 	}
 	n, err := strconv.Atoi(opt.Value())
-	if err != nil {
-		return 0, fmt.Errorf("%s %q is not a number", opt.names[len(opt.names)-1], opt.Value())
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%s %q: want a whole number from %d to %d", opt.names[len(opt.names)-1], opt.Value(), min, max)
 	}
 	return n, nil
 }
+
+// Ranges of the numeric options. A timeout in seconds must fit in a time.Duration (about 292
+// years) once multiplied; 2^31-1 seconds is 68 years. The kernel allows at most 2^22
+// processes (PID_MAX_LIMIT), so a larger pids limit could not be written to pids.max.
+const (
+	maxSeconds   = 1<<31 - 1
+	maxLines     = 1<<31 - 1
+	maxPidsLimit = 1 << 22
+)

@@ -27,24 +27,39 @@ var containerCommands = map[string]func(*engine.Engine, []string) (int, error){
 	"rm":      rm,
 	"inspect": inspect,
 	"top":     top,
+	"show":    showContainer,
 	"port":    port,
 	"wait":    wait,
 	"cp":      cp,
+	"rename":  rename,
 }
 
 func start(e *engine.Engine, args []string) (int, error) {
 	o := newOptions("start")
 	attach := o.Bool("-a,--attach", "attach to the container's output and wait for it")
 	o.Bool("-i,--interactive", "attach the container's standard input")
+	restartable := o.Bool("--all-restartable", "start every container Docker's daemon starts when it starts (restart.go)")
 	rest, err := o.parse(args, false)
+	if err == nil && restartable.set && len(rest) == 0 {
+		started, err := e.StartRestartable()
+		for _, name := range started {
+			fmt.Println(name)
+		}
+		return 0, err
+	}
 	if err != nil || len(rest) != 1 {
-		return 125, fmt.Errorf("usage: 08-engine start [-a] [-i] CONTAINER")
+		return 125, fmt.Errorf("usage: 08-engine start [-a] [-i] CONTAINER | start --all-restartable")
 	}
 	var a *engine.Attach
 	if attach.set {
 		a = &engine.Attach{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	}
 	code, err := e.Start(rest[0], a)
+	if errors.Is(err, engine.ErrAlreadyRunning) && a == nil {
+		// Docker's start of a running container does nothing, successfully: also when
+		// two starts race and the other one won.
+		code, err = 0, nil
+	}
 	if err == nil && a == nil {
 		fmt.Println(rest[0])
 	}
@@ -150,7 +165,7 @@ func logs(e *engine.Engine, args []string) (int, error) {
 	}
 	n := -1
 	if tail.set && tail.Value() != "all" {
-		if n, err = tail.Int(-1); err != nil {
+		if n, err = tail.IntIn(-1, 0, maxLines); err != nil {
 			return 125, err
 		}
 	}
@@ -216,7 +231,7 @@ func stop(e *engine.Engine, args []string) (int, error) {
 	if err != nil || len(rest) == 0 {
 		return 125, fmt.Errorf("usage: 08-engine stop [-t SECONDS] CONTAINER...")
 	}
-	t, err := seconds.Int(10)
+	t, err := seconds.IntIn(10, 0, maxSeconds)
 	if err != nil {
 		return 125, err
 	}
@@ -246,7 +261,7 @@ func restart(e *engine.Engine, args []string) (int, error) {
 	if err != nil || len(rest) == 0 {
 		return 125, fmt.Errorf("usage: 08-engine restart [-t SECONDS] CONTAINER...")
 	}
-	t, err := seconds.Int(10)
+	t, err := seconds.IntIn(10, 0, maxSeconds)
 	if err != nil {
 		return 125, err
 	}
@@ -254,8 +269,10 @@ func restart(e *engine.Engine, args []string) (int, error) {
 		if err := e.Stop(ref, syscall.SIGTERM, time.Duration(t)*time.Second); err != nil {
 			return err
 		}
-		_, err := e.Start(ref, nil)
-		return err
+		if _, err := e.Start(ref, nil); !errors.Is(err, engine.ErrAlreadyRunning) {
+			return err
+		}
+		return nil // started by another command meanwhile: running, as asked
 	})
 }
 
@@ -267,7 +284,15 @@ func rm(e *engine.Engine, args []string) (int, error) {
 	if err != nil || len(rest) == 0 {
 		return 125, fmt.Errorf("usage: 08-engine rm [-f] [-v] CONTAINER...")
 	}
-	return each(rest, func(ref string) error { return e.Remove(ref, force.set, volumes.set) })
+	return each(rest, func(ref string) error {
+		err := e.Remove(ref, force.set, volumes.set)
+		if force.set && errors.Is(err, engine.ErrNotFound) {
+			// rm -f makes sure a container is gone; one that is gone already is success,
+			// as for runc's delete --force (and a --rm container may beat us to it).
+			return nil
+		}
+		return err
+	})
 }
 
 func inspect(e *engine.Engine, args []string) (int, error) {
@@ -395,4 +420,11 @@ func each(refs []string, f func(string) error) (int, error) {
 		return process.ExitSetupFailed, nil
 	}
 	return 0, nil
+}
+
+func rename(e *engine.Engine, args []string) (int, error) {
+	if len(args) != 2 {
+		return 125, fmt.Errorf("usage: 08-engine rename CONTAINER NEW_NAME")
+	}
+	return 0, e.Rename(args[0], args[1])
 }

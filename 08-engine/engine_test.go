@@ -193,23 +193,61 @@ func TestLab08(t *testing.T) {
 
 	t.Run("the default hardening holds inside: capabilities, no_new_privs, seccomp", func(t *testing.T) {
 		bin := setup(t)
-		res := bin.Run(t, "run", "--rm", base, "sh", "-c", "grep -E '^(CapInh|CapBnd|NoNewPrivs|Seccomp):' /proc/1/status")
+		res := bin.Run(t, "run", "--rm", base, "sh", "-c", "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/1/status")
 		require.Equal(t, 0, res.Code, res)
-		assert.Contains(t, res.Stdout, "CapInh:\t0000000000000000", labtest.Hint("the inheritable set is empty"))
-		assert.Contains(t, res.Stdout, "CapBnd:\t00000000a80425fb", labtest.Hint("Docker's default capability set"))
-		assert.Contains(t, res.Stdout, "NoNewPrivs:\t1")
-		assert.Contains(t, res.Stdout, "Seccomp:\t2", labtest.Hint("a seccomp filter is loaded"))
+		status := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			status[k] = strings.TrimSpace(v)
+		}
+		// Exactly the default set, bit for bit: Docker's without NET_RAW.
+		for _, set := range []string{"CapBnd", "CapEff", "CapPrm"} {
+			assert.Equal(t, "00000000a80405fb", status[set], labtest.Hint("%s is the default capability set (Docker's without CAP_NET_RAW)", set).With(res))
+		}
+		assert.Equal(t, "0000000000000000", status["CapInh"], labtest.Hint("the inheritable set is empty"))
+		assert.Equal(t, "0000000000000000", status["CapAmb"], labtest.Hint("the ambient set is empty"))
+		assert.Equal(t, "1", status["NoNewPrivs"])
+		assert.Equal(t, "2", status["Seccomp"], labtest.Hint("a seccomp filter is loaded"))
 		res = bin.Run(t, "run", "--rm", base, "unshare", "-U", "true")
 		assert.NotEqual(t, 0, res.Code, labtest.Hint("creating a namespace is refused without CAP_SYS_ADMIN").With(res))
 		assert.Contains(t, res.Stderr, "Operation not permitted", labtest.Hint("the refused call fails with EPERM").With(res))
-		res = bin.Run(t, "run", "--rm", base, "sh", "-c", "cat /proc/kcore | wc -c; echo 1 > /proc/sys/kernel/panic")
-		assert.Contains(t, res.Stdout, "0\n", labtest.Hint("masked paths read as empty").With(res))
-		assert.NotEqual(t, 0, res.Code, labtest.Hint("/proc/sys is read-only").With(res))
-		res = bin.Run(t, "run", "--rm", "--privileged", base, "sh", "-c", "grep -E '^(CapBnd|Seccomp):' /proc/1/status")
+
+		// Masked paths: files every root process could read (0444 on the host), so an empty
+		// read proves the mask, not a missing capability; and the mask is in mountinfo.
+		data, err := os.ReadFile("/proc/timer_list")
+		require.NoError(t, err, "this check needs a kernel with /proc/timer_list")
+		require.NotEmpty(t, data)
+		res = bin.Run(t, "run", "--rm", base, "sh", "-c", "wc -c < /proc/timer_list; wc -c < /proc/keys; grep -cE ' /proc/(timer_list|keys) ' /proc/self/mountinfo; echo 1 > /proc/sys/kernel/panic")
+		assert.Equal(t, "0\n0\n2\n", res.Stdout, labtest.Hint("/proc/timer_list and /proc/keys are masked: /dev/null bound over each, so they read as empty").With(res))
+		assert.Contains(t, res.Stderr, "Read-only file system", labtest.Hint("/proc/sys is read-only").With(res))
+
+		res = bin.Run(t, "run", "--rm", "--privileged", base, "sh", "-c", "grep -E '^(CapBnd|Seccomp):' /proc/1/status; wc -c < /proc/timer_list")
 		assert.Contains(t, res.Stdout, "Seccomp:\t0", labtest.Hint("--privileged lifts seccomp").With(res))
-		assert.NotContains(t, res.Stdout, "a80425fb", labtest.Hint("--privileged grants every capability"))
+		assert.NotContains(t, res.Stdout, "a80405fb", labtest.Hint("--privileged grants every capability"))
+		assert.NotRegexp(t, `(?m)^0$`, res.Stdout, labtest.Hint("--privileged unmasks /proc/timer_list").With(res))
 		res = bin.Run(t, "run", "--rm", "--read-only", base, "touch", "/x")
 		assert.NotEqual(t, 0, res.Code, labtest.Hint("--read-only mounts the root read-only").With(res))
+		assert.Contains(t, res.Stderr, "Read-only file system", labtest.Hint("the write to / fails with EROFS, not for another reason").With(res))
+		res = bin.Run(t, "run", "--rm", "--read-only", base, "sh", "-c", "touch /dev/shm/x && echo writable")
+		assert.NotContains(t, res.Stderr, "Read-only file system", labtest.Hint("--read-only covers the root, not the tmpfs mounts").With(res))
+	})
+
+	t.Run("the device rules let a container open /dev/null and not a device it made with mknod", func(t *testing.T) {
+		bin := setup(t)
+		// c 10:200 is /dev/net/tun: opening it needs no capability, so EPERM can only come
+		// from the device rules (a devices.deny rule on v1, the eBPF program on v2). Were
+		// it allowed, the open would succeed or fail with ENODEV.
+		script := `mknod /tmp/tun c 10 200 && echo "mknod ok"
+(: </tmp/tun) 2>&1 && echo "tun opened"
+echo x >/dev/null && echo "null ok"
+mknod /tmp/null c 1 3 && echo x >/tmp/null && echo "made null ok"`
+		res := bin.Run(t, "run", "--rm", base, "sh", "-c", script)
+		assert.Contains(t, res.Stdout, "mknod ok", labtest.Hint("making a device node is allowed (c *:* m): only opening one is guarded").With(res))
+		assert.Regexp(t, `can't open '?/tmp/tun'?: Operation not permitted`, res.Stdout,
+			labtest.Hint("the device rules deny every device not on the list: on cgroup v2 that needs the eBPF device program").With(res))
+		assert.NotContains(t, res.Stdout, "tun opened", labtest.Hint("a denied device must not open").With(res))
+		assert.Contains(t, res.Stdout, "null ok", labtest.Hint("/dev/null (c 1:3) is on the list of allowed devices").With(res))
+		assert.Contains(t, res.Stdout, "made null ok", labtest.Hint("the rules go by device number, not path: a node made for c 1:3 opens").With(res))
 	})
 
 	t.Run("20 concurrent detached runs get distinct IDs and addresses and all rm -f cleanly", func(t *testing.T) {

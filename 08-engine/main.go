@@ -38,6 +38,8 @@ containers
   run [OPTIONS] IMAGE [COMMAND...]   create and start a container
   create [OPTIONS] IMAGE [COMMAND...] create a container without starting it
   start [-a] [-i] CONTAINER          start a created or stopped container
+  start --all-restartable            start the containers with --restart always (and
+                                     unless-stopped, unless stopped by hand): after a reboot
   ps [-a] [-q] [--format TEMPLATE] [--filter KEY=VALUE]
   attach [--detach-keys KEYS] [--no-stdin] CONTAINER   (Ctrl-P Ctrl-Q detaches)
   logs [-f] [--tail N] [-t] CONTAINER
@@ -48,15 +50,21 @@ containers
   rm [-f] [-v] CONTAINER...
   inspect [-f TEMPLATE] [--type container|image] CONTAINER|IMAGE...
   top CONTAINER
+  show [--html FILE] CONTAINER       the container drawn from the kernel's state
   port CONTAINER
   wait CONTAINER...
   cp CONTAINER:PATH HOSTPATH | HOSTPATH CONTAINER:PATH
+  rename CONTAINER NEW_NAME
 images
   build [-t REF]... [-f FILE] [--build-arg K=V]... [--no-cache] [--target STAGE] [--network MODE] DIR
   images [-a] [-q] [--format TEMPLATE] [--filter KEY=VALUE]
   pull, push, rmi, tag, commit, export, import, save, load
-volumes
+volumes and networks
   volume create|ls [-q] [--filter K=V]|inspect|rm
+  network create [--subnet CIDR] [--internal] NAME | ls | inspect | rm | prune
+  network connect [--alias A] NETWORK CONTAINER | disconnect NETWORK CONTAINER
+applications
+  compose [-f FILE] [-p PROJECT] up [-d] | down [-v] | ps | logs [-f] | exec | stop | start | restart | config
 system
   system prune [--volumes]
 
@@ -128,6 +136,10 @@ func dispatch(args []string) (int, error) {
 		return buildImage(e, args)
 	case "volume":
 		return volume(e, args)
+	case "network":
+		return network(e, args)
+	case "compose":
+		return composeCommand(e, args)
 	case "system":
 		return system(e, args)
 	}
@@ -190,7 +202,7 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 	publish := o.String("-p,--publish", "publish a port: HOSTPORT:CONTAINERPORT[/udp]")
 	volumes := o.String("-v,--volume", "a volume: NAME:/path, /host/path:/path or /path, :ro for read-only")
 	volumesFrom := o.String("--volumes-from", "mount the volumes of another container")
-	netMode := o.String("--network,--net", "bridge (default), host or none")
+	netMode := o.String("--network,--net", "bridge (default), host, none or a network's name; repeat it to join several")
 	memory := o.String("-m,--memory", "memory limit, swap included (64m, 1g)")
 	cpus := o.String("--cpus", "CPU quota in CPUs (0.5 is half a CPU)")
 	pids := o.String("--pids-limit", "most processes and threads")
@@ -200,6 +212,7 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 	privileged := o.Bool("--privileged", "lift the default hardening (every capability, no seccomp, no masked paths)")
 	insecure := o.Bool("--insecure-registry", "allow plain HTTP to the image's registry when pulling")
 	logOpt := o.String("--log-opt", "rotate the log: max-size=SIZE (10k, 1m), max-file=N")
+	app := addAppOptions(o) // --network-alias, --label, --restart, --health-* (policies.go)
 	rest, err := o.parse(args, true)
 	if err != nil {
 		return engine.CreateRequest{}, false, err
@@ -223,6 +236,9 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 	if err := engine.ParseLogOptions(logOpt.values, &cfg); err != nil {
 		return engine.CreateRequest{}, false, err
 	}
+	if err := app.apply(&cfg, netMode.values); err != nil {
+		return engine.CreateRequest{}, false, err
+	}
 	if cfg.Env, err = environment(env.values, envFile.values); err != nil {
 		return engine.CreateRequest{}, false, err
 	}
@@ -240,9 +256,9 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 		}
 	}
 	if pids.set {
-		n, err := pids.Int(0)
-		if err != nil || n < 1 {
-			return engine.CreateRequest{}, false, fmt.Errorf("--pids-limit %q: want a positive number", pids.Value())
+		n, err := pids.IntIn(0, 1, maxPidsLimit)
+		if err != nil {
+			return engine.CreateRequest{}, false, err
 		}
 		cfg.PidsLimit = int64(n)
 	}

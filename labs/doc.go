@@ -12,10 +12,12 @@
 //	overlay    image layers under a writable layer, and what changed in it
 //	state      a directory per container that outlives its run, locked while it runs
 //	network    a bridge, veth pairs, addresses, NAT and published ports
+//	show       a picture of a running container, drawn from the kernel's own state
 //	image      an image store: layers unpacked once, manifests and configs, registries
 //	runtime    an OCI runtime: a container from a bundle, as runc makes it (lab 08)
 //	engine     a daemonless engine: images, containers, monitors, logs, volumes (lab 08)
 //	build      images from a Dockerfile: each step a container, committed as a layer (lab 08)
+//	compose    applications of several containers from a compose file (lab 08)
 //
 // labtest, the harness of the graded checks, stands outside the ladder: any test may use
 // it, and no library code may. TestLayering in this directory enforces both rules.
@@ -33,8 +35,10 @@ var Ladder = []string{
 	"overlay",
 	"state",
 	"network",
+	"show",
 	"image",
 	"runtime",
 	"engine",
 	"build",
+	"compose",
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # labdiff.sh [LAB...] [--write]
 #
-# Prints what each lab adds to the one before it: a unified diff of the previous lab's
-# main.go and the lab's own (of every lab by default; LAB is 5, 05 or 05-overlay). Two kinds
-# of noise are left out so that only the lesson shows: the previous lab's name is read as
-# this lab's (usage text and messages name the program), and the starter kit's `// lab:NN`
-# marker lines are dropped. --write stores each diff as docs/diffs/NN-name.diff, the files
-# the walkthroughs link to; the test suite checks that they are current.
+# Prints what each lab adds to the one before it (every lab by default; LAB is 5, 05 or
+# 05-overlay), in two parts. First, a unified diff of the previous lab's main.go and the
+# lab's own: the steps. Second, the library code the lab teaches, the regions of labs/
+# marked `// lab:NN` for it, each shown as added to its function: the system calls behind
+# the steps (pivot_root, a cgroup file written, an iptables rule). Lab 01 has only the
+# second part. Noise is left out: the previous lab's name is read as this lab's (usage text
+# and messages name the program), and the starter kit's markers and starter code are
+# dropped. --write stores each as docs/diffs/NN-name.diff, the files the walkthroughs link
+# to; the test suite checks that they are current.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO"
@@ -15,21 +18,46 @@ write=0 wanted=()
 for arg in "$@"; do
 	case "$arg" in
 	--write) write=1 ;;
-	-h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $arg" ;;
 	*) wanted+=("$arg") ;;
 	esac
 done
 
-# lesson prints a lab's main.go without the starter kit's markers, with every mention of
-# the lab named $2 read as the lab named $3.
+# lesson FILE [LAB]: FILE without the starter kit's markers and starter code, and, when LAB
+# is given, without the regions of that lab: the code as it was before the lab.
 lesson() {
-	grep -v '^[[:space:]]*// lab:[0-9][0-9] ' "$1/main.go" | sed "s/$2/$3/g"
+	awk -v lab="${2:-}" '
+		/^[ \t]*\/\/ lab:[0-9][0-9] begin/ { n = $0; sub(/.*lab:/, "", n); if (substr(n, 1, 2) == lab) drop = 1; next }
+		/^[ \t]*\/\/ lab:[0-9][0-9] starter:/ { skip = 1; next }
+		/^[ \t]*\/\/ lab:[0-9][0-9] end/ { skip = 0; drop = 0; next }
+		!skip && !drop { print }
+	' "$1"
+}
+
+# steps PREV LAB: the diff of the two labs' main.go, PREV's name read as LAB's.
+steps() {
+	diff -u --label "$1/main.go" --label "$2/main.go" \
+		<(lesson "$1/main.go" | sed "s/$1/$2/g") <(lesson "$2/main.go" | sed "s/$2/$2/g") || true
+}
+
+# syscalls LAB: each library file with regions of LAB, before and after them, as a diff
+# whose hunks name their function.
+syscalls() {
+	local number="${1%%-*}" files
+	files="$(grep -rl --include='*.go' --exclude='*_test.go' "^[[:space:]]*// lab:$number begin" labs | sort || true)"
+	[ -n "$files" ] || return 0
+	echo "# What lab $number teaches in the library (labs/, the code marked lab:$number), as added to each"
+	echo "# function: the system calls behind the steps above."
+	while read -r file; do
+		diff -u -F '^func ' --label "$file (before lab $number)" --label "$file" \
+			<(lesson "$file" "$number") <(lesson "$file") || true
+	done <<<"$files"
 }
 
 labs=()
 for dir in [0-9][0-9]-*/; do labs+=("${dir%/}"); done
-[ "${#wanted[@]}" -gt 0 ] || wanted=("${labs[@]:1}")
+[ "${#wanted[@]}" -gt 0 ] || wanted=("${labs[@]}")
 
 [ "$write" = 0 ] || mkdir -p docs/diffs
 found=0
@@ -39,11 +67,11 @@ for want in "${wanted[@]}"; do
 	for i in "${!labs[@]}"; do
 		lab="${labs[$i]}"
 		[ "${lab%%-*}" = "$number" ] || continue
-		[ "$i" -gt 0 ] || die "$lab is the first lab: it has nothing to compare with"
-		prev="${labs[$((i - 1))]}"
 		found=1
-		diff="$(diff -u --label "$prev/main.go" --label "$lab/main.go" \
-			<(lesson "$prev" "$prev" "$lab") <(lesson "$lab" "$lab" "$lab") || true)"
+		diff="$(
+			[ "$i" -eq 0 ] || steps "${labs[$((i - 1))]}" "$lab"
+			syscalls "$lab"
+		)"
 		if [ "$write" = 1 ]; then
 			printf '%s\n' "$diff" >"docs/diffs/$lab.diff"
 			echo "docs/diffs/$lab.diff: $(grep -c '^[-+][^-+]' <<<"$diff" || true) changed lines"

@@ -16,7 +16,7 @@ die() {
 }
 
 require_root() {
-	[ "$(id -u)" -eq 0 ] || die "run this as root: sudo $0 $*"
+	[ "$(id -u)" -eq 0 ] || die "run this as root: sudo $0 $* (without sudo, from a root shell: su -c '$0 $*')"
 }
 
 # find_go puts a Go toolchain on PATH: sudo drops /usr/local/go/bin from PATH, and a fresh

@@ -1,134 +1,18 @@
 package main_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"containerlabs/labs/image"
 	"containerlabs/labs/labtest"
 	"containerlabs/labs/rootfs"
 )
-
-// imageRef names the busybox image the test builds and imports. It is not pulled from
-// anywhere: the test makes it from the host's busybox-static.
-const imageRef = "labs.local/busybox:latest"
-
-// containerd is a containerd daemon of the test's own: its root, state, sockets and log in
-// a temp dir, the CRI plugin off, and a containerd namespace nobody else uses.
-type containerd struct {
-	t                  *testing.T
-	dir, sock, ns, log string
-	cmd                *exec.Cmd
-}
-
-func startContainerd(t *testing.T) *containerd {
-	for _, tool := range []string{"containerd", "ctr"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: apt-get install containerd (scripts/setup.sh does)", tool)
-		}
-	}
-	d := &containerd{t: t, dir: labtest.TempDir(t)}
-	d.sock = filepath.Join(d.dir, "containerd.sock")
-	d.ns = "labs-" + strings.TrimPrefix(newID(), "labs-runc-test-")
-	d.log = filepath.Join(d.dir, "containerd.log")
-	config := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = %q
-[ttrpc]
-  address = %q
-`, filepath.Join(d.dir, "root"), filepath.Join(d.dir, "state"), d.sock, d.sock+".ttrpc")
-	configFile := filepath.Join(d.dir, "config.toml")
-	require.NoError(t, os.WriteFile(configFile, []byte(config), 0o644))
-	logFile, err := os.Create(d.log)
-	require.NoError(t, err)
-	d.cmd = exec.Command("containerd", "--config", configFile)
-	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, d.cmd.Start())
-	logFile.Close()
-	// Registered after TempDir's cleanup, so it runs first: the daemon and its shims must be
-	// gone before the directory is unmounted and removed.
-	t.Cleanup(d.stop)
-	if !waitFor(func() bool { return d.ctr("version").Code == 0 }) {
-		log, _ := os.ReadFile(d.log)
-		t.Fatalf("containerd did not come up:\n%s", log)
-	}
-	return d
-}
-
-// ctr runs ctr against the test's daemon and namespace.
-func (d *containerd) ctr(args ...string) labtest.Result {
-	d.t.Helper()
-	return labtest.Command(d.t, labtest.Options{Timeout: 60 * time.Second}, "ctr",
-		append([]string{"--address", d.sock, "--namespace", d.ns}, args...)...)
-}
-
-// stop stops the daemon, then ends any shim of it still running: a shim outlives its daemon
-// by design, and would keep the test's mounts busy. Shims are found by the socket address
-// on their command line, so only this test's are touched.
-func (d *containerd) stop() {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-	for _, pid := range shimsOf(d.sock) {
-		d.t.Errorf("shim %d was left running; killing it", pid)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
-// shimsOf lists the PIDs of containerd shims started for the daemon at sock.
-func shimsOf(sock string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if strings.Contains(string(cmdline), "containerd-shim") && strings.Contains(string(cmdline), sock) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// importBusybox builds a one-layer busybox image with labs/image, saves it as a docker-archive
-// and imports it into the daemon.
-func (d *containerd) importBusybox() {
-	d.t.Helper()
-	root := labtest.BusyboxRoot(d.t)
-	store, err := image.Open(filepath.Join(d.dir, "images"))
-	require.NoError(d.t, err)
-	_, err = store.ImportDir(root, imageRef, image.Meta{Comment: "busybox for the containerd check"})
-	require.NoError(d.t, err)
-	archive := filepath.Join(d.dir, "busybox.tar")
-	f, err := os.Create(archive)
-	require.NoError(d.t, err)
-	require.NoError(d.t, store.Save(f, []string{imageRef}, image.DockerArchive))
-	require.NoError(d.t, f.Close())
-	res := d.ctr("image", "import", archive)
-	require.Equal(d.t, 0, res.Code, res.String())
-}
 
 // TestContainerd drives labs-runc through containerd's runc shim, as Kubernetes nodes do,
 // with ctr's --runc-binary.
@@ -138,20 +22,9 @@ func TestContainerd(t *testing.T) {
 	if _, err := rootfs.FindBusybox(); err != nil {
 		t.Skip(err)
 	}
-	// containerd 1.6 puts its shims' sockets under /run/containerd/s whatever its config
-	// says; if the test makes that directory, it removes it again.
-	_, statErr := os.Stat("/run/containerd")
-	if os.IsNotExist(statErr) {
-		t.Cleanup(func() {
-			for _, dir := range []string{"/run/containerd/s", "/run/containerd"} {
-				if err := os.Remove(dir); err != nil && !os.IsNotExist(err) {
-					t.Errorf("left behind: %v", err)
-				}
-			}
-		})
-	}
 	d := startContainerd(t)
-	d.importBusybox()
+	res := d.ctr("image", "import", busyboxArchive(t, d.dir, "busybox for the containerd check"))
+	require.Equal(t, 0, res.Code, res.String())
 	// The runtime's state and ctr's stdio FIFOs go under the test's directory too.
 	runcRoot := filepath.Join(d.dir, "runc")
 	io := []string{"--runc-binary", bin.Path, "--runc-root", runcRoot, "--fifo-dir", filepath.Join(d.dir, "fifo")}
@@ -200,7 +73,8 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("nothing is left behind", func(t *testing.T) {
 		assert.NotContains(t, d.ctr("task", "ls").Stdout, "labs-runc-test", labtest.Hint("every task is gone"))
-		entries, _ := os.ReadDir(filepath.Join(runcRoot, d.ns))
+		entries, err := os.ReadDir(filepath.Join(runcRoot, d.ns))
+		require.NoError(t, err, labtest.Hint("the runtime keeps its state in --root (here %s/%s) while the tasks run", runcRoot, d.ns))
 		assert.Empty(t, entries, labtest.Hint("the runtime's state directories are removed"))
 		matches, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.ns))
 		assert.Empty(t, matches, labtest.Hint("the cgroups, and their parent named after the namespace, are removed"))

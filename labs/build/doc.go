@@ -39,8 +39,9 @@
 // # What is supported
 //
 // The instructions FROM, RUN, COPY, ADD (local files and tar archives; not URLs), ENV, ARG,
-// WORKDIR, USER, EXPOSE, LABEL, CMD, ENTRYPOINT, VOLUME, SHELL, STOPSIGNAL and MAINTAINER;
-// comments, line continuations, variable substitution ($VAR, ${VAR}, ${VAR:-default},
-// ${VAR:+alternative}) where Docker performs it, and .dockerignore. ONBUILD, HEALTHCHECK,
-// heredocs and RUN --mount are not.
+// WORKDIR, USER, EXPOSE, LABEL, CMD, ENTRYPOINT, VOLUME, SHELL, STOPSIGNAL, MAINTAINER and
+// HEALTHCHECK (with --interval, --timeout, --start-period and --retries; the engine's
+// monitor runs the check); comments, line continuations, variable substitution ($VAR,
+// ${VAR}, ${VAR:-default}, ${VAR:+alternative}) where Docker performs it, and
+// .dockerignore. ONBUILD, heredocs and RUN --mount are not.
 package build

@@ -64,13 +64,14 @@ func (e *LineError) Unwrap() error { return e.Err }
 
 // flagsOf lists the --flags each instruction accepts; an instruction not listed takes none.
 var flagsOf = map[string][]string{
-	"FROM": {"platform"},
-	"COPY": {"from", "chown", "chmod"},
-	"ADD":  {"chown", "chmod"},
+	"FROM":        {"platform"},
+	"COPY":        {"from", "chown", "chmod"},
+	"ADD":         {"chown", "chmod"},
+	"HEALTHCHECK": {"interval", "timeout", "start-period", "retries"},
 }
 
 // unsupported are instructions Docker knows that this builder does not implement.
-var unsupported = map[string]bool{"ONBUILD": true, "HEALTHCHECK": true}
+var unsupported = map[string]bool{"ONBUILD": true}
 
 var stageName = regexp.MustCompile(`^[a-z][a-z0-9-_.]*$`)
 
@@ -203,7 +204,7 @@ var parsers = map[string]func(inst *Instruction, rest string) error{
 	"EXPOSE":      parseWordList,
 	"VOLUME":      parseVolume,
 	"ONBUILD":     nil,
-	"HEALTHCHECK": nil,
+	"HEALTHCHECK": parseHealthcheck,
 }
 
 func parseFrom(inst *Instruction, rest string) error {
@@ -247,6 +248,35 @@ func parseCommand(inst *Instruction, rest string) error {
 	}
 	inst.Args = []string{rest}
 	return nil
+}
+
+// parseHealthcheck reads HEALTHCHECK NONE, or HEALTHCHECK CMD and a command in either form:
+// the arguments become the config's test, ["NONE"], ["CMD", ...] or ["CMD-SHELL", LINE].
+func parseHealthcheck(inst *Instruction, rest string) error {
+	kind, command := cutSpace(rest)
+	switch strings.ToUpper(kind) {
+	case "NONE":
+		if strings.TrimSpace(command) != "" || len(inst.Flags) > 0 {
+			return errors.New("HEALTHCHECK NONE takes no command and no options")
+		}
+		inst.Args = []string{"NONE"}
+		return nil
+	case "CMD":
+		command = strings.TrimSpace(command)
+		if command == "" {
+			return errors.New("HEALTHCHECK CMD needs a command")
+		}
+		if args, ok := jsonArray(command); ok {
+			if len(args) == 0 {
+				return errors.New("HEALTHCHECK CMD needs a command")
+			}
+			inst.Args, inst.JSON = append([]string{"CMD"}, args...), true
+			return nil
+		}
+		inst.Args = []string{"CMD-SHELL", command}
+		return nil
+	}
+	return fmt.Errorf("HEALTHCHECK takes NONE or CMD COMMAND, not %q", kind)
 }
 
 func parseShell(inst *Instruction, rest string) error {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -104,7 +105,11 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"FROM busybox\nENV lonely\n", "Dockerfile:2: ENV lonely needs a value"},
 		{"FROM busybox\nLABEL =x\n", "Dockerfile:2: LABEL: \"=x\" is not NAME=VALUE"},
 		{"FROM busybox\nARG 9lives\n", "Dockerfile:2: ARG: invalid name"},
-		{"FROM busybox\nHEALTHCHECK CMD true\n", "Dockerfile:2: HEALTHCHECK is not supported"},
+		{"FROM busybox\nONBUILD RUN true\n", "Dockerfile:2: ONBUILD is not supported"},
+		{"FROM busybox\nHEALTHCHECK true\n", "Dockerfile:2: HEALTHCHECK takes NONE or CMD COMMAND"},
+		{"FROM busybox\nHEALTHCHECK --interval=1s NONE\n", "Dockerfile:2: HEALTHCHECK NONE takes no command and no options"},
+		{"FROM busybox\nHEALTHCHECK --every=1s CMD true\n", "Dockerfile:2: HEALTHCHECK does not take the option --every"},
+		{"FROM busybox\nHEALTHCHECK CMD\n", "Dockerfile:2: HEALTHCHECK CMD needs a command"},
 		{"# nothing\n", "Dockerfile: no FROM instruction"},
 	} {
 		_, err := Parse(strings.NewReader(tc.text), "Dockerfile")
@@ -148,5 +153,39 @@ func TestExpand(t *testing.T) {
 	for _, bad := range []string{`${NAME`, `${}`, `${NAME/x/y}`, `"open`, `'open`, `${UNSET:?must be set}`} {
 		_, err := Expand(bad, lookup)
 		assert.Error(t, err, bad)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	df := parse(t, `FROM busybox
+HEALTHCHECK --interval=500ms --timeout=2s --start-period=1m --retries=5 CMD wget -q -O /dev/null http://localhost/
+HEALTHCHECK CMD ["/bin/check", "--quick"]
+HEALTHCHECK NONE
+`)
+	insts := df.Stages[0].Instructions
+	require.Len(t, insts, 3)
+	hc, err := healthConfig(insts[0])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"CMD-SHELL", "wget -q -O /dev/null http://localhost/"}, hc.Test, "the shell form runs with the container's shell")
+	assert.Equal(t, "500ms 2s 1m0s 5", fmt.Sprint(hc.Interval, " ", hc.Timeout, " ", hc.StartPeriod, " ", hc.Retries))
+	hc, err = healthConfig(insts[1])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"CMD", "/bin/check", "--quick"}, hc.Test)
+	assert.Zero(t, hc.Interval, "unset options keep Docker's defaults")
+	hc, err = healthConfig(insts[2])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"NONE"}, hc.Test)
+
+	for text, want := range map[string]string{
+		"HEALTHCHECK --interval=soon CMD true":    `--interval "soon"`,
+		"HEALTHCHECK --interval=-1s CMD true":     "--interval -1s",
+		"HEALTHCHECK --timeout=10ns CMD true":     "--timeout 10ns",
+		"HEALTHCHECK --retries=-2 CMD true":       `--retries "-2"`,
+		"HEALTHCHECK --retries=99999999999 CMD x": `--retries "99999999999"`,
+	} {
+		df := parse(t, "FROM busybox\n"+text+"\n")
+		_, err := healthConfig(df.Stages[0].Instructions[0])
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), want, "the error names the bad value")
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"containerlabs/labs/engine"
 )
 
 // defaultShell runs the shell form of RUN, CMD and ENTRYPOINT unless SHELL says otherwise.
@@ -274,6 +277,14 @@ func (s *stageState) metadata(inst Instruction, args *buildArgs) (string, func(*
 				}
 			}
 		}, nil
+	case "HEALTHCHECK":
+		hc, err := healthConfig(inst)
+		if err != nil {
+			return "", nil, err
+		}
+		quoted, _ := jsonText(hc.Test)
+		text := fmt.Sprintf("HEALTHCHECK %s interval=%s timeout=%s start-period=%s retries=%d", quoted, hc.Interval, hc.Timeout, hc.StartPeriod, hc.Retries)
+		return text, func(cfg *v1.ConfigFile) { cfg.Config.Healthcheck = hc }, nil
 	case "USER", "STOPSIGNAL", "MAINTAINER":
 		v, err := Expand(inst.Args[0], s.lookup)
 		if err != nil {
@@ -291,6 +302,29 @@ func (s *stageState) metadata(inst Instruction, args *buildArgs) (string, func(*
 		}, nil
 	}
 	return "", nil, fmt.Errorf("%s does not only change the config", inst.Command)
+}
+
+// healthConfig reads a HEALTHCHECK's options into the config's health check, checking
+// each value as `run --health-*` does (0 leaves Docker's default).
+func healthConfig(inst Instruction) (*v1.HealthConfig, error) {
+	hc := &v1.HealthConfig{Test: inst.Args}
+	for name, field := range map[string]*time.Duration{"interval": &hc.Interval, "timeout": &hc.Timeout, "start-period": &hc.StartPeriod} {
+		if value, ok := inst.Flags[name]; ok {
+			d, err := engine.ParseHealthDuration("HEALTHCHECK --"+name, value)
+			if err != nil {
+				return nil, err
+			}
+			*field = d
+		}
+	}
+	if value, ok := inst.Flags["retries"]; ok {
+		n, err := strconv.ParseUint(value, 10, 31)
+		if err != nil {
+			return nil, fmt.Errorf("HEALTHCHECK --retries %q: want a number from 0 (the default, %d) to 2147483647", value, engine.DefaultHealthRetries)
+		}
+		hc.Retries = int(n)
+	}
+	return hc, nil
 }
 
 // exposedPort checks one EXPOSE argument and writes it as the config does: "80/tcp".

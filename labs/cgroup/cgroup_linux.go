@@ -474,7 +474,12 @@ func (c *Cgroup) isMember(pid int) (bool, error) {
 			return true, nil
 		}
 	}
-	return false, s.Err()
+	if err := s.Err(); err != nil && !errors.Is(err, unix.ESRCH) {
+		return false, err
+	}
+	// A process that is exiting (cgroup.kill got it first) still opens, but its cgroup file
+	// reads ESRCH: it is leaving the group, which is what the caller wants.
+	return false, nil
 }
 
 // removeDirs removes the group's directories, the lock directory last. The kernel refuses

@@ -82,7 +82,7 @@ func runHelper(role string) {
 		runtime.GOMAXPROCS(1)
 		n := 0
 		for ; n < 10000; n++ {
-			if errno := labtest.ForkSleeper(); errno != 0 {
+			if _, errno := labtest.ForkSleeper(); errno != 0 {
 				fmt.Printf("forked %d, then errno %d: %v\n", n, int(errno), errno)
 				break
 			}

@@ -1,5 +1,6 @@
 // Package cgroup puts a container into a control group of its own and limits what the
-// group may use: memory (swap included), CPU time, the number of processes, and IO weight.
+// group may use: memory (swap included), CPU time, the number of processes, IO weight, and,
+// for OCI runtimes, which devices it may open.
 //
 // A control group (cgroup) is a set of processes that the kernel accounts and limits as a
 // whole. Membership is inherited: every process a member forks is a member too, so a
@@ -58,6 +59,31 @@
 // its own processes would compete with its children's groups for the same budget with
 // no way to say how. So processes live only in the leaves: the container's group, never
 // the "containerlabs" parent above it.
+//
+// # Device rules: two files on v1, a program on v2
+//
+// A device node is only a name for two numbers: `mknod x c 1 1` makes another /dev/mem
+// wherever a process may write, so what guards the host's devices is a rule of the
+// process's cgroup, checked on every open(2) and mknod(2) of a device node. OCI configs
+// carry them as linux.resources.devices, a list applied in order (OCI.Apply).
+//
+// On v1 the devices controller keeps them. Each rule is a line written to devices.allow or
+// devices.deny ("c 1:3 rwm": character device 1:3, read, write and mknod; "a" alone means
+// every device and resets the group to allow all or deny all), and the kernel keeps the
+// result, a default and its exceptions, which devices.list prints:
+//
+//	echo a > devices.deny            (deny everything, forget the exceptions)
+//	echo 'c 1:3 rwm' > devices.allow (except /dev/null)
+//	cat devices.list                 -> c 1:3 rwm
+//
+// v2 has no devices controller. The kernel runs, instead, the eBPF programs of type
+// BPF_PROG_TYPE_CGROUP_DEVICE attached to the group (and to its ancestors): each gets the
+// device's type, major, minor and the access asked for, and returns 1 to allow or 0 to
+// refuse (EPERM). NewDeviceFilter works out from the rules what v1's kernel would keep,
+// DeviceFilter.Program writes it as instructions, one block per exception, and
+// AttachDeviceFilter loads and attaches it; see Program for the instructions. Working the
+// rules out the same way keeps v1 and v2 in agreement on every list, overlaps included.
+// The program needs no clean-up: the group holds the only reference, and rmdir frees it.
 //
 // # Before exec, and after exit
 //

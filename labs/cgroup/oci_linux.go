@@ -261,11 +261,13 @@ func enableControllers(leaf string) {
 
 // Apply writes resources into the existing group: Create does it first, `update` again
 // later. Each field goes to its controller's file; a field this host cannot apply fails
-// with an error that wraps ErrUnsupported and names the field, never silently.
+// with an error that wraps ErrUnsupported and names the field, never silently. A field
+// whose zero value means "not set" (see zeroAsUnset) is not written at all, as with runc.
 func (g *OCI) Apply(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
+	r = zeroAsUnset(r)
 	steps := []func(*specs.LinuxResources) error{g.applyDevices, g.applyMemory, g.applyCPU, g.applyPids,
 		g.applyBlockIO, g.applyHugepages, g.applyNetwork, g.applyRdma, g.applyUnified}
 	for _, step := range steps {
@@ -345,30 +347,49 @@ func (g *OCI) join(controller string) error {
 	return nil
 }
 
-// unlimited renders a limit where -1 (or 0, for v2's "max" files) means none.
+// hasFile reports whether the group's directory for controller has file.
+func (g *OCI) hasFile(controller, file string) bool {
+	dir := g.dir(controller)
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, file))
+	return err == nil
+}
+
+// unlimited renders a limit where -1 means none: "-1" in v1's files, "max" in v2's.
 func (g *OCI) unlimited(v int64) string {
-	if v < 0 || (v == 0 && g.Mode == V2) {
-		if g.Mode == V2 {
-			return "max"
-		}
+	switch {
+	case v < 0 && g.Mode == V2:
+		return "max"
+	case v < 0:
 		return "-1"
 	}
 	return strconv.FormatInt(v, 10)
 }
 
-// applyDevices writes the device rules. Only v1 has a devices controller with files; v2
-// filters device access with an eBPF program attached to the group, which this package does
-// not build, so on v2 only rules that allow everything are accepted.
+// applyDevices puts the device rules in force. v1 has a devices controller: each rule is
+// written, in order, to devices.allow or devices.deny, and the kernel keeps the result. v2
+// has none: the new rules are applied to the filter in force (g.Devices) to give a new
+// DeviceFilter, the same result worked out here, and its eBPF program replaces the group's
+// (AttachDeviceFilter). Either way a bad rule fails before anything is written.
 func (g *OCI) applyDevices(r *specs.LinuxResources) error {
 	if len(r.Devices) == 0 {
 		return nil
 	}
+	current := DeviceFilter{DefaultAllow: true}
+	if g.Devices != nil {
+		current = *g.Devices
+	}
+	filter, err := current.With(r.Devices)
+	if err != nil {
+		return err
+	}
 	if g.Mode == V2 {
-		for _, d := range r.Devices {
-			if !d.Allow {
-				return fmt.Errorf("%w: linux.resources.devices: device rules on cgroup v2 need an eBPF program, which this runtime does not load", ErrUnsupported)
-			}
+		if err := AttachDeviceFilter(g.Paths[""], filter); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
+		g.Devices = &filter
 		return nil
 	}
 	for _, d := range r.Devices {
@@ -396,6 +417,20 @@ func (g *OCI) applyMemory(r *specs.LinuxResources) error {
 		usage, err := readUint(filepath.Join(g.dir("memory"), usageFile))
 		if err == nil && usage > uint64(*m.Limit) {
 			return fmt.Errorf("linux.resources.memory.limit %d is below the %d bytes the group uses now", *m.Limit, usage)
+		}
+	}
+	if m.Limit != nil && *m.Limit < 0 && m.Swap == nil {
+		// Lifting the RAM limit lifts the RAM+swap one too, as runc does: v1 refuses a RAM
+		// limit above the memsw one, and on v2 a swap limit left in place would still hold
+		// the group back.
+		swapFile := "memory.memsw.limit_in_bytes"
+		if g.Mode == V2 {
+			swapFile = "memory.swap.max"
+		}
+		if g.hasFile("memory", swapFile) {
+			lifted, unlimited := *m, int64(-1)
+			lifted.Swap = &unlimited
+			m = &lifted
 		}
 	}
 	if g.Mode == V2 {
@@ -448,14 +483,13 @@ func (g *OCI) applyMemory(r *specs.LinuxResources) error {
 // v1's memsw is). The kernel insists that memsw never be below the RAM limit, whatever the
 // order of updates, so memsw is lifted first, then RAM set, then memsw set.
 func (g *OCI) limitMemoryAndSwapV1(m *specs.LinuxMemory) error {
-	memsw := filepath.Join(g.dir("memory"), "memory.memsw.limit_in_bytes")
-	if _, err := os.Stat(memsw); err != nil {
+	if !g.hasFile("memory", "memory.memsw.limit_in_bytes") {
 		on, swapErr := swapOn()
 		if swapErr != nil {
 			return swapErr
 		}
 		if on && *m.Swap >= 0 {
-			return fmt.Errorf("%w: linux.resources.memory.swap: %s is missing (boot with swapaccount=1) and swap is on", ErrUnsupported, memsw)
+			return fmt.Errorf("%w: linux.resources.memory.swap: memory.memsw.limit_in_bytes is missing (boot with swapaccount=1) and swap is on", ErrUnsupported)
 		}
 		// Without swap there is nothing to limit beyond RAM.
 		if m.Limit != nil {
@@ -613,8 +647,10 @@ func (g *OCI) applyPids(r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
+	// 0 is a limit like any other (no new task at all), as the specification says; only a
+	// negative limit means none.
 	value := "max"
-	if *r.Pids.Limit > 0 {
+	if *r.Pids.Limit >= 0 {
 		value = strconv.FormatInt(*r.Pids.Limit, 10)
 	}
 	return g.set("pids", "pids.max", value, "linux.resources.pids.limit")

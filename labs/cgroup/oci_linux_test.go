@@ -44,7 +44,7 @@ func readTrimmed(t *testing.T, path string) string {
 
 func TestOCIGroupLifecycle(t *testing.T) {
 	labtest.RequireRoot(t)
-	limit, pids, major, minor := int64(64<<20), int64(32), int64(1), int64(3)
+	limit, pids, major, minor, five := int64(64<<20), int64(32), int64(1), int64(3), int64(5)
 	res := &specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: &limit},
 		Pids:   &specs.LinuxPids{Limit: &pids},
@@ -56,10 +56,6 @@ func TestOCIGroupLifecycle(t *testing.T) {
 	memoryLimit := filepath.Join(g.dir("memory"), "memory.limit_in_bytes")
 	if g.Mode == V2 {
 		memoryLimit = filepath.Join(g.dir("memory"), "memory.max")
-		err := g.Create(res)
-		assert.ErrorIs(t, err, ErrUnsupported, "device rules on v2 need eBPF: refused, never ignored")
-		assert.NoDirExists(t, g.dir("memory"), "a failed Create removes what it made")
-		res.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	}
 	require.NoError(t, g.Create(res))
 	t.Cleanup(func() { _ = g.Destroy() })
@@ -67,9 +63,13 @@ func TestOCIGroupLifecycle(t *testing.T) {
 	assert.NotContains(t, g.Paths, "cpuset", "no cpus or mems asked for: no cpuset group (it costs ~2ms to make)")
 	assert.Equal(t, "67108864", readTrimmed(t, memoryLimit))
 	assert.Equal(t, "32", readTrimmed(t, filepath.Join(g.dir("pids"), "pids.max")))
-	if g.Mode != V2 {
+	if g.Mode == V2 {
+		assert.Equal(t, 1, devicePrograms(t, g.Paths[""]), "the rules became one eBPF program, attached to the group")
+	} else {
 		assert.Equal(t, "c 1:3 rwm", readTrimmed(t, filepath.Join(g.Paths["devices"], "devices.list")), "deny all, then allow /dev/null")
 	}
+	assert.Equal(t, "null ok\nzero: Operation not permitted\n", openDevicesInside(t, g),
+		"a member may open the allowed /dev/null and not the denied /dev/zero")
 
 	sleeper := exec.Command("sleep", "60")
 	require.NoError(t, sleeper.Start())
@@ -90,6 +90,11 @@ func TestOCIGroupLifecycle(t *testing.T) {
 	bigger := int64(128 << 20)
 	require.NoError(t, g.Apply(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &bigger}}), "update")
 	assert.Equal(t, "134217728", readTrimmed(t, memoryLimit))
+	require.NoError(t, g.Apply(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: &major, Minor: &five, Access: "r"}}}), "update the device rules")
+	if g.Mode == V2 {
+		assert.Equal(t, 1, devicePrograms(t, g.Paths[""]), "the new program replaced the old one")
+	}
+	assert.Equal(t, "null ok\nzero ok\n", openDevicesInside(t, g), "allowed since the update: reading /dev/zero")
 
 	require.NoError(t, g.Signal(unix.SIGKILL))
 	done := make(chan error, 1)
@@ -149,4 +154,38 @@ func TestOCIOptionalHierarchies(t *testing.T) {
 		assert.ErrorContains(t, err, "net_prio")
 	}
 	require.NoError(t, g.Destroy())
+}
+
+// devicePrograms counts the device programs attached to the v2 group at dir.
+//
+// Equivalent to: `bpftool cgroup show DIR`.
+func devicePrograms(t *testing.T, dir string) int {
+	group, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(group)
+	progs, err := attachedDevicePrograms(group)
+	require.NoError(t, err)
+	for _, p := range progs {
+		p.Close()
+	}
+	return len(progs)
+}
+
+// openDevicesInside starts a shell, moves it into g, and lets it read one byte each of
+// /dev/null and /dev/zero; it returns what the shell said.
+func openDevicesInside(t *testing.T, g *OCI) string {
+	sh := exec.Command("sh", "-c", `read go
+head -c1 /dev/null && echo "null ok"
+if head -c1 /dev/zero 2>/tmp/err-$$ | wc -c | grep -q 1; then echo "zero ok"; else echo "zero: $(sed 's/.*: //' /tmp/err-$$)"; fi
+rm -f /tmp/err-$$`)
+	stdin, err := sh.StdinPipe()
+	require.NoError(t, err)
+	var out strings.Builder
+	sh.Stdout = &out
+	require.NoError(t, sh.Start())
+	require.NoError(t, g.Add(sh.Process.Pid))
+	_, _ = stdin.Write([]byte("go\n"))
+	stdin.Close()
+	require.NoError(t, sh.Wait())
+	return out.String()
 }

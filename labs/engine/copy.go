@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/image"
 	"containerlabs/labs/rootfs"
@@ -42,11 +45,14 @@ func (e *Engine) Export(ref string, w io.Writer) error {
 	return e.withRoot(ref, func(_ *Container, root string) error { return image.ExportDir(w, root) })
 }
 
-// hostPath finds where a path inside the container is on the host: in a volume or bind
-// mount if one covers it, in the root file system otherwise. Symlinks are followed inside
-// the container's view only (rootfs.Resolve), so a container's link to /etc/shadow leads
-// to its own /etc/shadow, never the host's.
-func hostPath(c *Container, root, inside string) (string, error) {
+// openInContainer opens path as the container sees it: in the volume or bind mount that
+// covers it, else in its root file system, looked up by the kernel inside that directory
+// (rootfs.OpenInRoot: openat2 RESOLVE_IN_ROOT). A symlink the container planted leads to
+// its own files, never the host's, and the container cannot swap one in while we look:
+// `docker cp` once resolved the path first and opened it later, and a container that
+// changed a directory into a symlink in between read or wrote any host file
+// (CVE-2018-15664). flags are open(2)'s.
+func openInContainer(c *Container, root, inside string, flags int) (*os.File, error) {
 	inside = filepath.Join("/", inside)
 	best := Mount{}
 	for _, m := range c.Mounts {
@@ -55,24 +61,32 @@ func hostPath(c *Container, root, inside string) (string, error) {
 		}
 	}
 	if best.Destination != "" {
-		return rootfs.Resolve(best.Source, strings.TrimPrefix(inside, best.Destination))
+		root, inside = best.Source, strings.TrimPrefix(inside, best.Destination)
 	}
-	return rootfs.Resolve(root, inside)
+	dir, err := rootfs.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	return rootfs.OpenInRoot(dir, inside, flags)
 }
 
 // CopyFrom writes the file or directory at path inside the container to w, as a tar whose
-// entries start with the path's last element, as `docker cp CONTAINER:PATH -` does.
+// entries start with the path's last element, as `docker cp CONTAINER:PATH -` does. A
+// symlink at the end of path is copied as a symlink.
 func (e *Engine) CopyFrom(ref, path string, w io.Writer) error {
 	return e.withRoot(ref, func(c *Container, root string) error {
-		src, err := hostPath(c, root, path)
-		if err != nil {
-			return err
-		}
-		info, err := os.Lstat(src)
+		f, err := openInContainer(c, root, path, unix.O_PATH|unix.O_NOFOLLOW)
 		if err != nil {
 			return fmt.Errorf("cp: %s in %s: %w", path, c.Name, err)
 		}
-		return TarPath(w, src, filepath.Base(filepath.Join("/", path)), info)
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("cp: %s in %s: %w", path, c.Name, err)
+		}
+		// The open file from here on, by its /proc name: whatever happens to the path.
+		return TarPath(w, rootfs.FdPath(f), filepath.Base(filepath.Join("/", path)), info)
 	})
 }
 
@@ -103,13 +117,15 @@ func TarPath(w io.Writer, src, name string, info os.FileInfo) error {
 		return tw.Close()
 	}
 	if info.Mode()&os.ModeSymlink != 0 {
-		hdr.Linkname, _ = os.Readlink(src)
+		if hdr.Linkname, err = readLink(src); err != nil {
+			return err
+		}
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
 	if info.Mode().IsRegular() {
-		f, err := os.Open(src)
+		f, err := os.OpenFile(src, os.O_RDONLY|unix.O_NONBLOCK, 0)
 		if err != nil {
 			return err
 		}
@@ -149,17 +165,34 @@ func prefixTar(r *tar.Reader, w *tar.Writer, prefix string) error {
 }
 
 // CopyTo unpacks the tar stream r into the directory dir inside the container, as `docker
-// cp - CONTAINER:DIR` does. The unpacking never leaves dir, whatever links the container
-// has planted there (rootfs.Unpacker).
+// cp - CONTAINER:DIR` does. dir is opened inside the container (openInContainer) and the
+// unpacking goes on from that descriptor, never leaving it whatever links the container
+// has planted there (rootfs.Unpacker walks with openat and O_NOFOLLOW).
 func (e *Engine) CopyTo(ref, dir string, r io.Reader) error {
 	return e.withRoot(ref, func(c *Container, root string) error {
-		dst, err := hostPath(c, root, dir)
+		dst, err := openInContainer(c, root, dir, unix.O_PATH|unix.O_DIRECTORY)
 		if err != nil {
-			return err
+			return fmt.Errorf("cp: %s in %s is not a directory: %w", dir, c.Name, err)
 		}
-		if info, err := os.Stat(dst); err != nil || !info.IsDir() {
-			return fmt.Errorf("cp: %s in %s is not a directory", dir, c.Name)
-		}
-		return rootfs.ExtractTar(r, dst)
+		defer dst.Close()
+		return rootfs.ExtractTar(r, rootfs.FdPath(dst))
 	})
+}
+
+// readLink reads a symlink, also one opened with O_PATH|O_NOFOLLOW and named by its /proc
+// path (readlinkat with an empty name reads the link the descriptor is).
+func readLink(p string) (string, error) {
+	if fd, ok := strings.CutPrefix(p, "/proc/self/fd/"); ok && !strings.Contains(fd, "/") {
+		n, err := strconv.Atoi(fd)
+		if err != nil {
+			return "", err
+		}
+		buf := make([]byte, 4096)
+		size, err := unix.Readlinkat(n, "", buf)
+		if err != nil {
+			return "", err
+		}
+		return string(buf[:size]), nil
+	}
+	return os.Readlink(p)
 }

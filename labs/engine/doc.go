@@ -15,8 +15,11 @@
 //	rootfs      an overlay of the image's layers and the container's upper dir (lab 05)
 //	network     a lease, a veth pair and published ports on the bridge (lab 06)
 //	volumes     directories that outlive containers, bind-mounted in
+//	networks    user-defined networks: a bridge and a subnet each, isolated from the
+//	            others, with the containers on them named in each other's /etc/hosts
 //	monitor     one small process per running container: it holds the container's stdio,
-//	            writes the logs, waits for the exit and records it, then cleans up
+//	            writes the logs, runs the health checks, waits for the exit and records
+//	            it, starts the container again if its restart policy says so, then cleans up
 //
 // # Daemonless
 //

@@ -16,6 +16,7 @@ import (
 	"containerlabs/labs/network"
 	"containerlabs/labs/overlay"
 	"containerlabs/labs/runtime"
+	"containerlabs/labs/state"
 )
 
 // BuildCache is the repository under which a build (labs/build) files the image each of
@@ -50,7 +51,8 @@ type Engine struct {
 	// with different roots never see each other's containers.
 	Runtime *runtime.Runtime
 	// Bridge and Subnet are the network of bridge-mode containers (lab 06's labs0 and
-	// 10.88.0.0/16 by default).
+	// 10.88.0.0/16 by default), the engine's default network; user-defined networks have
+	// bridges of their own (networks.go).
 	Bridge, Subnet string
 }
 
@@ -64,6 +66,17 @@ func Open(root string) (*Engine, error) {
 	// containers/); the image store and the network are shared: an image imported with
 	// 07-images runs here, and all containers share labs0 and its address book.
 	own := filepath.Join(root, "engine")
+	// Nothing under the state root is for other users (see state.PassageDir for why, and
+	// for the one group a lab's --userns container needs to pass). The engine itself never
+	// runs a container as another host user, so its own directories are closed.
+	if err := state.PassageDir(root); err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{own, filepath.Join(own, "runtime"), filepath.Join(root, "network")} {
+		if err := state.ClosedDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	store, err := OpenStore(own)
 	if err != nil {
 		return nil, err
@@ -88,9 +101,14 @@ func Open(root string) (*Engine, error) {
 	return e, nil
 }
 
-// Network returns the engine's bridge network (lab 06).
+// Network returns the engine's default bridge network (lab 06), isolated from its
+// user-defined networks.
 func (e *Engine) Network() (*network.Network, error) {
-	return network.New(e.Bridge, e.Subnet, filepath.Join(e.Root, "network"))
+	nw, err := network.New(e.Bridge, e.Subnet, filepath.Join(e.Root, "network"))
+	if err == nil {
+		nw.Isolated = true
+	}
+	return nw, err
 }
 
 // CreateRequest is what `create` and `run` ask for.
@@ -136,10 +154,11 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 	if c.Config.Hostname == "" {
 		c.Config.Hostname = c.ID[:12]
 	}
-	if c.Config.NetworkMode == "" {
-		c.Config.NetworkMode = "bridge"
+	p, err := resolveProcess(c, details.Config)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := resolveProcess(c, details.Config); err != nil {
+	if err := checkUserIDs(p.User); err != nil {
 		return nil, err
 	}
 	for _, p := range c.Config.Publish {
@@ -147,8 +166,12 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 			return nil, fmt.Errorf("-p %s: %w", p, err)
 		}
 	}
-	if len(c.Config.Publish) > 0 && c.Config.NetworkMode != "bridge" {
-		return nil, fmt.Errorf("-p needs --network bridge (published ports are forwarded to a container's own address)")
+	if err := e.checkNetworks(&c.Config); err != nil {
+		return nil, err
+	}
+	c.Config.Healthcheck = MergeHealthcheck(details.Config.Config.Healthcheck, c.Config.Healthcheck)
+	if err := checkPolicies(c.Config); err != nil {
+		return nil, err
 	}
 	if c.Mounts, err = e.mounts(c); err != nil {
 		return nil, err
@@ -158,6 +181,9 @@ func (e *Engine) Create(req CreateRequest) (*Container, error) {
 		return nil, err
 	}
 	dir := e.Store.Dir(c.ID)
+	// upper's mode becomes the mode of the container's "/", and rootfs is its mount point;
+	// etc holds the /etc files bind-mounted in. All are closed off by the container's
+	// directory above them.
 	for _, sub := range []string{"upper", "work", "rootfs", "etc", "logs"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 			_ = e.Store.Remove(c)
@@ -231,6 +257,19 @@ func resolveProcess(c *Container, cfg *v1.ConfigFile) (image.Process, error) {
 		p.User = c.Config.User
 	}
 	return p, nil
+}
+
+// checkUserIDs range-checks the numbers of a user ("1000", "1000:1000", "app:50") now, so
+// that a user ID that could never run (-u 4294967296) is refused before the container is
+// made. Names are looked up at start, inside the container's root.
+func checkUserIDs(user string) error {
+	name, group, _ := strings.Cut(user, ":")
+	for _, part := range []struct{ kind, value string }{{"user", name}, {"group", group}} {
+		if _, _, err := image.ParseID(part.kind, part.value); err != nil {
+			return fmt.Errorf("-u %q: %w", user, err)
+		}
+	}
+	return nil
 }
 
 // mountRootfs mounts the container's root, an overlay of the image's layers and its own

@@ -155,6 +155,7 @@ func TestBuildSpec(t *testing.T) {
 	assert.NotContains(t, spec.Process.Capabilities.Bounding, "CAP_CHOWN")
 	assert.Empty(t, spec.Process.Capabilities.Inheritable)
 	assert.NotNil(t, spec.Linux.Seccomp)
+	assert.Equal(t, "0 2147483647", spec.Linux.Sysctl["net.ipv4.ping_group_range"], "ping without CAP_NET_RAW")
 	assert.Equal(t, "/"+CgroupParent+"/"+c.ID, spec.Linux.CgroupsPath)
 	var dests []string
 	for _, m := range spec.Mounts {
@@ -168,12 +169,16 @@ func TestBuildSpec(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, spec.Linux.Seccomp)
 	assert.Empty(t, spec.Linux.MaskedPaths)
+	assert.Empty(t, spec.Linux.Sysctl, "in the host's network namespace a sysctl would change the host")
 	assert.False(t, slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }),
 		"--network host keeps the host's network namespace")
 
-	c.Config = Config{NetworkMode: "nat"}
-	_, err = BuildSpec(c, Process{Args: []string{"sh"}}, "/state")
-	assert.ErrorContains(t, err, "nat")
+	// A user-defined network (Create has checked that it exists) is plugged into a network
+	// namespace of the container's own, as the default bridge is.
+	c.Config = Config{NetworkMode: "shop"}
+	spec, err = BuildSpec(c, Process{Args: []string{"sh"}}, "/state")
+	require.NoError(t, err)
+	assert.True(t, slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }))
 }
 
 func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
@@ -183,7 +188,7 @@ func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
 	assert.Equal(t, 12, cfg.LogMaxFile)
 	require.NoError(t, ParseLogOptions([]string{"max-size=1.5m"}, &cfg))
 	assert.Equal(t, int64(1572864), cfg.LogMaxSize)
-	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "mode=non-blocking"} {
+	for _, bad := range []string{"max-size=lots", "max-size=", "max-file=0", "max-file=x", "max-file=101", "max-file=99999999999999999999", "max-size=99999999999t", "mode=non-blocking"} {
 		assert.Error(t, ParseLogOptions([]string{bad}, &cfg), bad)
 	}
 
@@ -205,4 +210,50 @@ func TestLogOptionsAndManyRotatedFiles(t *testing.T) {
 	for i := 1; i < len(entries); i++ {
 		assert.Less(t, entries[i-1].Log, entries[i].Log, "oldest first, across all %d files", len(files))
 	}
+}
+
+// A command that takes a container's lock while the container is being removed must find
+// it gone (ErrNotFound), and must not make a new lock file in the directory being emptied,
+// which would fail the removal with "directory not empty" (rm -f racing a --rm monitor).
+func TestRemoveRacesLock(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	require.NoError(t, err)
+	for i := range 50 {
+		c := &Container{ID: NewID(), Name: fmt.Sprintf("c%d", i)}
+		require.NoError(t, s.Create(c))
+		// Files to delete make the removal long enough to be raced.
+		for f := range 300 {
+			require.NoError(t, os.WriteFile(filepath.Join(s.Dir(c.ID), fmt.Sprintf("f%03d", f)), nil, 0o600))
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if unlock, err := s.Lock(c.ID); err == nil {
+					unlock()
+				} else {
+					assert.ErrorIs(t, err, ErrNotFound, "round %d: a lock taken during the removal", i)
+				}
+			}
+		}()
+		unlock, err := s.Lock(c.ID)
+		require.NoError(t, err)
+		err = s.Remove(c)
+		unlock()
+		close(stop)
+		wg.Wait()
+		require.NoError(t, err, "round %d: the removal must not trip over a racing lock", i)
+		_, err = os.Stat(s.Dir(c.ID))
+		require.ErrorIs(t, err, os.ErrNotExist, "round %d: the container's directory must be gone", i)
+	}
+	left, err := os.ReadDir(filepath.Dir(s.Dir(NewID())))
+	require.NoError(t, err)
+	assert.Empty(t, left, "nothing may be left in containers/, not even a tombstone")
 }

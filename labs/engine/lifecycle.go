@@ -28,6 +28,12 @@ func (e *Engine) Stop(ref string, sig syscall.Signal, timeout time.Duration) err
 	if !c.State.Running() {
 		return nil
 	}
+	// A container removed meanwhile (its --rm clean-up won the race) is stopped.
+	if err := e.markStopped(c.ID); errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	if sig == 0 {
 		sig = syscall.SIGTERM
 	}
@@ -53,7 +59,24 @@ func (e *Engine) Kill(ref string, sig syscall.Signal) error {
 	if !c.State.Running() {
 		return fmt.Errorf("container %s is not running", c.Name)
 	}
-	return e.Runtime.Kill(c.ID, sig, false)
+	// Killed with a signal that ends it, the container stays ended, whatever its restart
+	// policy (as `docker kill`).
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
+		if err := e.markStopped(c.ID); errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("container %s is not running", c.Name)
+		} else if err != nil {
+			return err
+		}
+	}
+	if err := e.Runtime.Kill(c.ID, sig, false); err != nil {
+		// It may have ended since we looked (the runtime then has it stopped, or its
+		// monitor has deleted it already): that is "not running", not a runtime error.
+		if now, getErr := e.Store.Get(c.ID); getErr != nil || !now.State.Running() || !Alive(now.State.Pid, now.State.PidStart) {
+			return fmt.Errorf("container %s is not running", c.Name)
+		}
+		return err
+	}
+	return nil
 }
 
 // Wait waits until the container is no longer running and returns its exit status.
@@ -94,44 +117,69 @@ func (e *Engine) waitExited(id string, timeout time.Duration) bool {
 
 // Remove removes a container, as `docker rm` does: refused while it runs unless force,
 // which kills it first; with volumes, its anonymous volumes go too.
+//
+// Other processes may act on the same container meanwhile: its monitor removing it at its
+// end (--rm), another rm, a start. A container that was there when Remove looked and is
+// gone by the time it holds the lock was removed by one of them, which is what was asked:
+// success. One that was started meanwhile is running again: refused, or killed again with
+// force.
 func (e *Engine) Remove(ref string, force, volumes bool) error {
 	c, err := e.Store.Get(ref)
 	if err != nil {
 		return err
 	}
-	if c.State.Running() {
-		if !force {
-			return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Name)
+	for {
+		if c.State.Running() {
+			if !force {
+				return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Name)
+			}
+			if err := e.Stop(c.ID, syscall.SIGKILL, 0); err != nil {
+				return err
+			}
 		}
-		if err := e.Stop(c.ID, syscall.SIGKILL, 0); err != nil {
+		done, err := e.removeStopped(c.ID, volumes)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil || done {
+			return err
+		}
+		// Started again while we waited for the lock: look again.
+		if c, err = e.Store.Get(c.ID); errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
-	unlock, err := e.Store.Lock(c.ID)
+}
+
+// removeStopped removes container id under its lock, if it is still stopped; done is false
+// if it runs again.
+func (e *Engine) removeStopped(id string, volumes bool) (done bool, err error) {
+	unlock, err := e.Store.Lock(id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
+	c, err := e.Store.load(id)
+	if err != nil {
+		return false, err
+	}
+	if c.State.Running() && (Alive(c.State.Pid, c.State.PidStart) || Alive(c.State.MonitorPid, c.State.MonitorStart)) {
+		return false, nil
+	}
 	// A monitor killed with SIGKILL could not undo its set-up: do it now.
 	_ = e.Runtime.Delete(c.ID, true)
 	_ = e.unmountRootfs(c)
-	if nw, err := e.Network(); err == nil {
-		if leases, err := nw.Leases(); err == nil {
-			for _, l := range leases {
-				if l.Owner == c.ID {
-					_ = l.Release()
-				}
-			}
-		}
-	}
+	e.detach(c)
 	if volumes {
 		e.removeAnonymousVolumes(c)
 	}
 	if err := e.Store.Remove(c); err != nil {
-		return err
+		return false, err
 	}
 	removeCgroupParent()
-	return nil
+	return true, nil
 }
 
 // removeCgroupParent removes the engine's parent cgroup in every hierarchy once no
@@ -152,8 +200,8 @@ func (e *Engine) Exec(ref string, args, env []string, dir, user string, tty bool
 	if err != nil {
 		return process.ExitSetupFailed, err
 	}
-	if !c.State.Running() {
-		return process.ExitSetupFailed, fmt.Errorf("container %s is not running", c.Name)
+	if c.State.Status != StatusRunning {
+		return process.ExitSetupFailed, fmt.Errorf("container %s is %s, not running", c.Name, c.State.Status)
 	}
 	spec, err := e.Runtime.Config(c.ID)
 	if err != nil {
@@ -196,8 +244,10 @@ func (e *Engine) Top(ref string) (string, error) {
 }
 
 // Prune removes every stopped container (with its anonymous volumes), the dangling images
-// no running container uses, the image store's unreferenced blobs and layers, and, if no container runs, the network; with volumes,
-// every volume no container uses. It returns what it removed, one line each.
+// no running container uses, the image store's unreferenced blobs and layers, the
+// user-defined networks no running container is on, and, if no container runs, the
+// default network; with volumes, every volume no container uses. It returns what it
+// removed, one line each.
 func (e *Engine) Prune(volumes bool) ([]string, error) {
 	var removed []string
 	all, err := e.Store.List()
@@ -256,6 +306,13 @@ func (e *Engine) Prune(volumes bool) ([]string, error) {
 			}
 			removed = append(removed, "volume "+v.Name)
 		}
+	}
+	networks, err := e.PruneNetworks()
+	for _, name := range networks {
+		removed = append(removed, "network "+name)
+	}
+	if err != nil {
+		return removed, err
 	}
 	removeCgroupParent()
 	if !running {

@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ func Summarize(c *Container, now time.Time) ContainerSummary {
 		ID: short(c.ID), Image: c.Image, Command: `"` + cmd + `"`,
 		CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: Ago(c.Created, now),
 		Status: statusLine(c, now), State: c.State.Status, Ports: strings.Join(c.Network.Ports, ", "),
-		Names: c.Name, Mounts: strings.Join(mounts, ","), Networks: c.Config.NetworkMode,
+		Names: c.Name, Mounts: strings.Join(mounts, ","), Networks: strings.Join(containerNetworks(c.Config), ","),
 	}
 }
 
@@ -58,7 +59,9 @@ func Summarize(c *Container, now time.Time) ContainerSummary {
 func statusLine(c *Container, now time.Time) string {
 	switch c.State.Status {
 	case StatusRunning:
-		return "Up " + HumanDuration(now.Sub(c.State.StartedAt))
+		return "Up " + HumanDuration(now.Sub(c.State.StartedAt)) + healthSuffix(c.State.Health)
+	case StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", c.State.ExitCode, Ago(c.State.FinishedAt, now))
 	case StatusExited:
 		s := fmt.Sprintf("Exited (%d) %s", c.State.ExitCode, Ago(c.State.FinishedAt, now))
 		if c.State.OOMKilled {
@@ -67,6 +70,18 @@ func statusLine(c *Container, now time.Time) string {
 		return s
 	}
 	return "Created"
+}
+
+// healthSuffix is what ps adds to a running container's status: " (healthy)",
+// " (unhealthy)" or " (health: starting)".
+func healthSuffix(h *Health) string {
+	switch {
+	case h == nil:
+		return ""
+	case h.Status == HealthStarting:
+		return " (health: starting)"
+	}
+	return " (" + h.Status + ")"
 }
 
 // Ago says how long before now t was: "5 minutes ago".
@@ -140,7 +155,7 @@ type Filters map[string][]string
 
 // The keys each listing filters on.
 var (
-	ContainerFilterKeys = []string{"id", "name", "status", "ancestor", "exited", "volume"}
+	ContainerFilterKeys = []string{"id", "name", "status", "ancestor", "exited", "volume", "label", "network", "health"}
 	ImageFilterKeys     = []string{"dangling", "reference"}
 	VolumeFilterKeys    = []string{"dangling", "name"}
 )
@@ -159,8 +174,14 @@ func ParseFilters(args []string, keys []string) (Filters, error) {
 		if key == "dangling" && value != "true" && value != "false" {
 			return nil, fmt.Errorf("--filter %q: dangling is true or false", arg)
 		}
-		if key == "status" && !slices.Contains([]string{StatusCreated, StatusRunning, StatusExited}, value) {
-			return nil, fmt.Errorf("--filter %q: status is created, running or exited", arg)
+		if n, err := strconv.Atoi(value); key == "exited" && (err != nil || n < 0 || n > 255) {
+			return nil, fmt.Errorf("--filter %q: exited is an exit status, a number from 0 to 255", arg)
+		}
+		if key == "status" && !slices.Contains([]string{StatusCreated, StatusRunning, StatusRestarting, StatusExited}, value) {
+			return nil, fmt.Errorf("--filter %q: status is created, running, restarting or exited", arg)
+		}
+		if key == "health" && !slices.Contains([]string{HealthStarting, HealthHealthy, HealthUnhealthy, "none"}, value) {
+			return nil, fmt.Errorf("--filter %q: health is starting, healthy, unhealthy or none", arg)
 		}
 		f[key] = append(f[key], value)
 	}
@@ -177,7 +198,8 @@ func (f Filters) accepts(key string, test func(value string) bool) bool {
 
 // MatchContainer applies the filters of `ps`: id (a prefix), name (a regular expression
 // matched anywhere in the name), status, ancestor (the image), exited (the exit status of
-// an exited container) and volume (a volume name or a mount's destination).
+// an exited container), volume (a volume name or a mount's destination), label (KEY or
+// KEY=VALUE), network (a network it joins) and health.
 func (f Filters) MatchContainer(c *Container) bool {
 	return f.accepts("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
 		f.accepts("name", func(v string) bool { return matchName(v, c.Name) }) &&
@@ -191,6 +213,20 @@ func (f Filters) MatchContainer(c *Container) bool {
 		}) &&
 		f.accepts("volume", func(v string) bool {
 			return slices.ContainsFunc(c.Mounts, func(m Mount) bool { return m.Name == v || m.Destination == v })
+		}) &&
+		f.accepts("label", func(v string) bool {
+			key, value, hasValue := strings.Cut(v, "=")
+			have, ok := c.Config.Labels[key]
+			return ok && (!hasValue || have == value)
+		}) &&
+		f.accepts("network", func(v string) bool {
+			return slices.Contains(containerNetworks(c.Config), v)
+		}) &&
+		f.accepts("health", func(v string) bool {
+			if c.State.Health == nil || c.State.Status != StatusRunning {
+				return v == "none"
+			}
+			return c.State.Health.Status == v
 		})
 }
 

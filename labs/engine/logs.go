@@ -20,6 +20,9 @@ import (
 const (
 	DefaultLogMaxSize = 10 << 20
 	DefaultLogMaxFile = 3
+	// MaxLogFiles bounds max-file: every rotation renames each kept file, so a number in
+	// the millions would stall the monitor at each rotation.
+	MaxLogFiles = 100
 )
 
 // ParseLogOptions reads --log-opt KEY=VALUE arguments into Config.LogMaxSize and
@@ -39,8 +42,8 @@ func ParseLogOptions(opts []string, cfg *Config) error {
 			cfg.LogMaxSize = size
 		case "max-file":
 			n, err := strconv.Atoi(value)
-			if err != nil || n < 1 {
-				return fmt.Errorf("--log-opt %s: max-file is a number of files, at least 1", opt)
+			if err != nil || n < 1 || n > MaxLogFiles {
+				return fmt.Errorf("--log-opt %s: max-file is a number of files from 1 to %d", opt, MaxLogFiles)
 			}
 			cfg.LogMaxFile = n
 		default:

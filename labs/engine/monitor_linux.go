@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,9 +21,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"containerlabs/labs/engine/idlemonitor"
 	"containerlabs/labs/image"
-	"containerlabs/labs/network"
 	"containerlabs/labs/process"
 	"containerlabs/labs/runtime"
 )
@@ -47,6 +44,8 @@ type Attach struct {
 type readiness struct {
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"`
+	// AlreadyRunning says another start won the race for the container's lock.
+	AlreadyRunning bool `json:"alreadyRunning,omitempty"`
 }
 
 // Start starts a created or exited container. It re-executes this program as the
@@ -62,7 +61,10 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 		return process.ExitSetupFailed, err
 	}
 	if c.State.Running() {
-		return process.ExitSetupFailed, fmt.Errorf("container %s is already running", c.Name)
+		return process.ExitSetupFailed, fmt.Errorf("%w: %s", ErrAlreadyRunning, c.Name)
+	}
+	if err := checkAttachable(c, attach); err != nil {
+		return process.ExitSetupFailed, err
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
@@ -96,6 +98,9 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 	}
 	if ready.Error != "" {
 		_ = cmd.Wait()
+		if ready.AlreadyRunning {
+			return ready.Code, fmt.Errorf("%w: %s", ErrAlreadyRunning, c.Name)
+		}
 		return ready.Code, errors.New(ready.Error)
 	}
 	if attach == nil {
@@ -134,7 +139,8 @@ func IsMonitor() bool {
 		return false
 	}
 	args := os.Args
-	return len(args) == 3 && args[1] == "container-monitor" || len(args) == 4 && args[1] == cleanupCommand
+	return len(args) == 3 && (args[1] == "container-monitor" || args[1] == healthCommand) ||
+		len(args) == 4 && args[1] == cleanupCommand
 }
 
 // RunMonitor is the monitor: the one process that stays with a running container. It sets
@@ -151,13 +157,16 @@ func IsMonitor() bool {
 // the clean-up when the container ends; RunMonitor is then that clean-up.
 func RunMonitor() int {
 	id := os.Args[2]
-	if os.Args[1] == cleanupCommand {
+	switch os.Args[1] {
+	case cleanupCommand:
 		return cleanUp(id, os.Args[3])
+	case healthCommand:
+		return runHealthCheck(id)
 	}
 	ready := os.NewFile(3, "ready")
 	report := func(code int, err error) int {
 		if ready != nil {
-			_ = json.NewEncoder(ready).Encode(readiness{Error: err.Error(), Code: code})
+			_ = json.NewEncoder(ready).Encode(readiness{Error: err.Error(), Code: code, AlreadyRunning: errors.Is(err, ErrAlreadyRunning)})
 			ready.Close()
 		} else {
 			fmt.Fprintln(os.Stderr, "monitor:", err)
@@ -177,13 +186,7 @@ func RunMonitor() int {
 	_ = json.NewEncoder(ready).Encode(readiness{})
 	ready.Close()
 	ready = nil
-	if !attached() && idlemonitor.Available {
-		m.becomeIdle() // returns only if it could not
-	}
-	// The set-up's garbage is given back to the kernel now rather than by the scavenger,
-	// minutes later: the monitor then idles at its smallest.
-	debug.FreeOSMemory()
-	return m.watch()
+	return m.run()
 }
 
 // becomeIdle replaces this Go program by the idle monitor, in this same process: the
@@ -201,6 +204,7 @@ func (m *monitor) becomeIdle() {
 		"max-size=" + strconv.FormatInt(m.log.MaxSize, 10),
 		"max-file=" + strconv.Itoa(m.log.MaxFile),
 	}
+	args = append(args, m.idleHealthArgs()...)
 	inherit := func(name string, fd uintptr) {
 		if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
 			args = append(args, name+"="+strconv.Itoa(int(fd)))
@@ -240,51 +244,31 @@ func cleanUp(id, status string) int {
 		fmt.Fprintln(os.Stderr, "monitor:", err)
 		return process.ExitSetupFailed
 	}
-	m, err := e.adopt(id)
+	c, err := e.Store.load(id)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "monitor:", err)
 		return process.ExitSetupFailed
 	}
-	return m.finish(syscall.WaitStatus(ws))
-}
-
-// adopt rebuilds the monitor of a running container from what the set-up left: the runtime
-// created it, its record names its host veth, and the network holds a lease in its name.
-func (e *Engine) adopt(id string) (*monitor, error) {
-	c, err := e.Store.load(id)
-	if err != nil {
-		return nil, err
-	}
-	m := &monitor{e: e, c: c, created: true}
-	if c.Config.NetworkMode != "bridge" {
-		return m, nil
-	}
-	nw, err := e.Network()
-	if err != nil {
-		return nil, err
-	}
-	leases, err := nw.Leases()
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range leases {
-		if l.Owner == c.ID {
-			m.lease = l
-		}
-	}
-	if veth, err := net.InterfaceByName(c.Network.HostVeth); err == nil {
-		m.endpoint = &network.Endpoint{HostName: veth.Name, HostIndex: veth.Index}
-	}
-	return m, nil
+	// What to undo is in the record: the runtime created the container and mounted its
+	// root, and its networks name the veths and the leases (detach).
+	m := &monitor{e: e, c: c, created: true, mounted: true}
+	return m.carryOn(m.finish(syscall.WaitStatus(ws)))
 }
 
 // monitor is one container's monitor, and what it set up, so that tearDown undoes exactly that.
 type monitor struct {
-	e        *Engine
-	c        *Container
-	lease    *network.Lease
-	endpoint *network.Endpoint
-	created  bool
+	e *Engine
+	c *Container
+	// attachments are the container's networks, as setUp connects them.
+	attachments []*attachment
+	created     bool
+	// mounted is set once this monitor has mounted the root: a start that lost the race
+	// to another must not unmount the winner's.
+	mounted bool
+	// restarting is set when the restart policy, not a command, starts the container.
+	restarting bool
+	// health runs the container's health checks, when it has them (health.go).
+	health   *healthChecker
 	log      *LogFile
 	stdout   *os.File // the container's stdout (or terminal), read here
 	stderr   *os.File
@@ -311,8 +295,8 @@ func (m *monitor) setUp(id string) (int, error) {
 		return fail(err)
 	}
 	m.c = c
-	if c.State.Running() {
-		return fail(fmt.Errorf("container %s is already running", c.Name))
+	if err := m.startable(c); err != nil {
+		return fail(err)
 	}
 	dir := m.e.Store.Dir(c.ID)
 	// A container started before leaves the runtime's state of its last run behind.
@@ -322,6 +306,7 @@ func (m *monitor) setUp(id string) (int, error) {
 	if err := m.e.mountRootfs(c); err != nil {
 		return fail(err)
 	}
+	m.mounted = true
 
 	// 2. What to run: the image's config with the command line's changes, and the user
 	//    looked up in the container's own /etc/passwd.
@@ -338,28 +323,16 @@ func (m *monitor) setUp(id string) (int, error) {
 		return fail(err)
 	}
 
-	// 3. The network (lab 06): an address on the bridge, and the files that name it.
+	// 3. The networks (lab 06): an address on each, and the files that name it.
 	addr := netip.MustParseAddr("127.0.0.1")
-	c.Network = NetworkState{}
-	if c.Config.NetworkMode == "bridge" {
-		nw, err := m.e.Network()
-		if err != nil {
-			return fail(err)
-		}
-		if err := nw.EnsureBridge(); err != nil {
-			return fail(err)
-		}
-		if err := nw.EnsureNAT(); err != nil {
-			return fail(err)
-		}
-		if m.lease, err = nw.Allocate(c.ID, netip.Addr{}); err != nil {
-			return fail(err)
-		}
-		addr = m.lease.Address
-		c.Network.Bridge, c.Network.IPAddress, c.Network.Gateway = m.e.Bridge, addr.String(), nw.Gateway().Addr().String()
+	if err := m.allocate(); err != nil {
+		return fail(err)
+	}
+	if len(m.attachments) > 0 {
+		addr = m.attachments[0].lease.Address
 	}
 	if c.Config.NetworkMode != "host" {
-		if err := network.WriteEtcFiles(dir, c.Config.Hostname, addr); err != nil {
+		if err := m.e.writeEtcFiles(c, addr); err != nil {
 			return fail(err)
 		}
 	}
@@ -427,12 +400,10 @@ func (m *monitor) setUp(id string) (int, error) {
 	}
 	c.State.Pid = state.Pid
 
-	// 7. Plug the network in now that the container's network namespace exists, before its
-	//    command runs (lab 06's step 5, and Docker's through a prestart hook).
-	if m.lease != nil {
-		if err := m.connect(state.Pid); err != nil {
-			return fail(err)
-		}
+	// 7. Plug the networks in now that the container's network namespace exists, before
+	//    its command runs (lab 06's step 5, and Docker's through a prestart hook).
+	if err := m.connect(state.Pid); err != nil {
+		return fail(err)
 	}
 
 	// 8. Start: the init execs the command.
@@ -443,35 +414,11 @@ func (m *monitor) setUp(id string) (int, error) {
 	c.State.MonitorPid = os.Getpid()
 	c.State.MonitorStart, _ = StartTime(os.Getpid())
 	c.State.Status = StatusRunning
+	m.noteStart(c)
 	c.State.StartedAt = time.Now().UTC()
 	c.State.ExitCode, c.State.OOMKilled, c.State.Error = 0, false, ""
 	c.State.FinishedAt = time.Time{}
 	return 0, m.e.Store.Save(c)
-}
-
-// connect gives the container its veth pair and publishes its ports.
-func (m *monitor) connect(pid int) error {
-	nw, err := m.e.Network()
-	if err != nil {
-		return err
-	}
-	if m.endpoint, err = nw.Connect(pid, false); err != nil {
-		return err
-	}
-	if err := inNetNS(pid, func() error { return network.ConfigureInside(m.lease.Inside()) }); err != nil {
-		return err
-	}
-	var ports []network.Port
-	for _, p := range m.c.Config.Publish {
-		port, err := network.ParsePort(p)
-		if err != nil {
-			return err
-		}
-		ports = append(ports, port)
-		m.c.Network.Ports = append(m.c.Network.Ports, port.String())
-	}
-	m.c.Network.HostVeth = m.endpoint.HostName
-	return nw.Publish(m.lease, ports)
 }
 
 // inNetNS runs f on a thread that has joined the network namespace of process pid. The
@@ -550,6 +497,7 @@ func (m *monitor) watch() int {
 		m.copy(m.stderr, m.log.Stream("stderr", stderr))
 	}
 	status := waitFor(m.c.State.Pid)
+	m.health.stop()
 	// The output may still be in the pipes: copy it out before the record says "exited".
 	m.done.Wait()
 	m.attach.close()
@@ -567,14 +515,22 @@ func (m *monitor) finish(status syscall.WaitStatus) int {
 	if err == nil {
 		defer unlock()
 	}
-	if fresh, err := m.e.Store.load(m.c.ID); err == nil {
-		m.c = fresh
+	fresh, err := m.e.Store.load(m.c.ID)
+	if err != nil {
+		// Removed meanwhile (rm -f won the race): nothing to record; what --rm promised
+		// still holds for its anonymous volumes.
+		if m.c.Config.AutoRemove {
+			m.e.removeAnonymousVolumes(m.c)
+		}
+		return code
 	}
+	m.c = fresh
 	m.c.State.Status = StatusExited
 	m.c.State.ExitCode = code
 	m.c.State.OOMKilled = oom > 0
 	m.c.State.FinishedAt = time.Now().UTC()
 	m.c.Network = NetworkState{}
+	m.planRestart()
 	if m.c.Config.AutoRemove {
 		m.e.removeAnonymousVolumes(m.c)
 		_ = m.e.Store.Remove(m.c)
@@ -622,11 +578,8 @@ func (m *monitor) tearDown() {
 	if m.created {
 		_ = m.e.Runtime.Delete(m.c.ID, true)
 	}
-	if m.endpoint != nil {
-		_ = m.endpoint.Remove()
-	}
-	if m.lease != nil {
-		_ = m.lease.Release()
+	if m.c != nil {
+		m.e.detach(m.c)
 	}
 	if m.attach != nil {
 		m.attach.close()
@@ -640,7 +593,7 @@ func (m *monitor) tearDown() {
 	if m.restoreTerminal != nil {
 		m.restoreTerminal()
 	}
-	if m.c != nil {
+	if m.mounted {
 		_ = m.e.unmountRootfs(m.c)
 	}
 }

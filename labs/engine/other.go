@@ -4,6 +4,7 @@ package engine
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 )
 
@@ -32,3 +33,13 @@ func (e *Engine) AttachTo(ref string, opts AttachOptions) (int, bool, error) {
 
 // TerminalSize returns a terminal's rows and columns (Linux only).
 func TerminalSize(f *os.File) (uint16, uint16) { return 0, 0 }
+
+func (e *Engine) detach(c *Container) {}
+
+func hostRoutePrefixes() []netip.Prefix { return nil }
+
+// ConnectNetwork joins a container to a network (Linux only).
+func (e *Engine) ConnectNetwork(netRef, ref string, aliases []string) error { return errNotLinux }
+
+// DisconnectNetwork takes a container off a network (Linux only).
+func (e *Engine) DisconnectNetwork(netRef, ref string) error { return errNotLinux }

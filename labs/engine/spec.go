@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"containerlabs/labs/cgroup"
@@ -44,9 +45,17 @@ type Config struct {
 	Privileged bool     `json:"Privileged"`
 	CapAdd     []string `json:"CapAdd"`
 	CapDrop    []string `json:"CapDrop"`
-	// NetworkMode is "bridge" (lab 06), "host" (the host's network namespace) or "none"
-	// (a network namespace with only lo).
+	// NetworkMode is "bridge" (lab 06), "host" (the host's network namespace), "none"
+	// (a network namespace with only lo) or a user-defined network's name.
 	NetworkMode string `json:"NetworkMode"`
+	// Networks are the user-defined networks the container joins, with its aliases on each
+	// (see networks.go).
+	Networks map[string]EndpointConfig `json:"Networks,omitempty"`
+	// RestartPolicy says when the monitor starts the container again (restart.go), and
+	// Healthcheck how it checks the container's health (health.go).
+	RestartPolicy RestartPolicy     `json:"RestartPolicy"`
+	Healthcheck   *v1.HealthConfig  `json:"Healthcheck,omitempty"`
+	Labels        map[string]string `json:"Labels,omitempty"`
 	// Publish are the published ports, as -p takes them (8080:80, 5353:53/udp).
 	Publish []string `json:"PortBindings"`
 	// Volumes are the -v arguments; VolumesFrom the containers whose mounts to share.
@@ -71,13 +80,16 @@ type Mount struct {
 	Anonymous bool `json:"Anonymous,omitempty"`
 }
 
-// NetworkState is the container's place on the network while it runs.
+// NetworkState is the container's place on the network while it runs: its first network's
+// address at the top, as Docker's NetworkSettings has it, and every network's in Networks.
 type NetworkState struct {
 	Bridge    string   `json:"Bridge,omitempty"`
 	IPAddress string   `json:"IPAddress,omitempty"`
 	Gateway   string   `json:"Gateway,omitempty"`
 	Ports     []string `json:"Ports,omitempty"`
 	HostVeth  string   `json:"HostVeth,omitempty"`
+	// Networks are the container's endpoints, by network name.
+	Networks map[string]*Endpoint `json:"Networks,omitempty"`
 }
 
 // CgroupParent is where the engine's containers' cgroups live, apart from the labs'
@@ -124,14 +136,11 @@ func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
 
 	// The network namespace: a new one (plugged in after create) for bridge and none, the
 	// host's own for host.
-	switch c.Config.NetworkMode {
-	case "", "bridge", "none":
-	case "host":
+	// host's own for host (Create has checked the rest: bridge, none or a user network).
+	if c.Config.NetworkMode == "host" {
 		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 			return ns.Type == specs.NetworkNamespace
 		})
-	default:
-		return nil, fmt.Errorf("--network %q: want bridge, host or none", c.Config.NetworkMode)
 	}
 
 	// Volumes and bind mounts, then the network's /etc files, which the engine writes into
@@ -152,6 +161,12 @@ func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
 		}
 	}
 
+	// ping without CAP_NET_RAW (runtime.DefaultSysctls), in a network namespace of the
+	// container's own: in the host's, the sysctl would change the host.
+	if c.Config.NetworkMode != "host" {
+		spec.Linux.Sysctl = runtime.DefaultSysctls()
+	}
+
 	if err := applyCapabilities(spec, c.Config); err != nil {
 		return nil, err
 	}
@@ -162,9 +177,11 @@ func BuildSpec(c *Container, p Process, stateDir string) (*specs.Spec, error) {
 // and keeps the seccomp profile in step with them (Docker's profile allows, for instance,
 // mount only to a container that has CAP_SYS_ADMIN).
 func applyCapabilities(spec *specs.Spec, cfg Config) error {
-	caps := slices.Clone(runtime.DefaultCapabilities)
+	caps, err := Capabilities(runtime.DefaultCapabilities, cfg.CapAdd, cfg.CapDrop, cfg.Privileged)
+	if err != nil {
+		return err
+	}
 	if cfg.Privileged {
-		caps = runtime.AllCapabilities()
 		spec.Linux.Seccomp = nil
 		spec.Linux.MaskedPaths = nil
 		spec.Linux.ReadonlyPaths = nil
@@ -175,33 +192,89 @@ func applyCapabilities(spec *specs.Spec, cfg Config) error {
 			}
 		}
 	}
-	for _, name := range cfg.CapAdd {
-		if strings.EqualFold(name, "ALL") {
-			caps = runtime.AllCapabilities()
-			continue
-		}
-		c, err := runtime.CapabilityName(name)
-		if err != nil {
-			return fmt.Errorf("--cap-add: %w", err)
-		}
-		if !slices.Contains(caps, c) {
-			caps = append(caps, c)
-		}
-	}
-	for _, name := range cfg.CapDrop {
-		if strings.EqualFold(name, "ALL") {
-			caps = nil
-			continue
-		}
-		c, err := runtime.CapabilityName(name)
-		if err != nil {
-			return fmt.Errorf("--cap-drop: %w", err)
-		}
-		caps = slices.DeleteFunc(caps, func(have string) bool { return have == c })
-	}
 	spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
 	if spec.Linux.Seccomp != nil {
 		spec.Linux.Seccomp = runtime.DefaultSeccomp(caps)
 	}
 	return nil
+}
+
+// allCapabilities is the word --cap-add and --cap-drop take for every capability.
+const allCapabilities = "ALL"
+
+// Capabilities computes a container's capability set from the defaults and the command
+// line, with Docker's rules:
+//
+//   - names are matched in any case, with or without CAP_ (net_raw, NET_RAW, CAP_NET_RAW);
+//     an unknown name is an error that names it;
+//   - a capability both added and dropped is added (--cap-add wins), and ALL in either list
+//     stands for every capability;
+//   - the drops apply first, then the adds: --cap-drop ALL --cap-add NET_BIND_SERVICE
+//     leaves exactly NET_BIND_SERVICE; --cap-add ALL --cap-drop NET_RAW leaves all but it;
+//   - --privileged gives every capability, whatever the lists say.
+//
+// Equivalent to what `docker run --cap-drop ... --cap-add ...` computes (the CLI's
+// EffectiveCapAddCapDrop, then the daemon's TweakCapabilities).
+func Capabilities(defaults, add, drop []string, privileged bool) ([]string, error) {
+	if privileged {
+		return runtime.AllCapabilities(), nil
+	}
+	adds, err := normalizeCapabilities("--cap-add", add)
+	if err != nil {
+		return nil, err
+	}
+	drops, err := normalizeCapabilities("--cap-drop", drop)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(adds, allCapabilities) {
+		adds = []string{allCapabilities}
+	}
+	if slices.Contains(drops, allCapabilities) {
+		drops = []string{allCapabilities}
+	}
+	drops = slices.DeleteFunc(drops, func(c string) bool { return slices.Contains(adds, c) })
+
+	var caps []string
+	switch {
+	case slices.Contains(adds, allCapabilities):
+		for _, c := range runtime.AllCapabilities() {
+			if !slices.Contains(drops, c) {
+				caps = append(caps, c)
+			}
+		}
+	case slices.Contains(drops, allCapabilities):
+		caps = adds
+	default:
+		for _, c := range defaults {
+			if !slices.Contains(drops, c) {
+				caps = append(caps, c)
+			}
+		}
+		for _, c := range adds {
+			if !slices.Contains(caps, c) {
+				caps = append(caps, c)
+			}
+		}
+	}
+	return caps, nil
+}
+
+// normalizeCapabilities writes each name as the OCI configuration does (CAP_NET_RAW), or
+// ALL, without duplicates.
+func normalizeCapabilities(option string, names []string) ([]string, error) {
+	var out []string
+	for _, name := range names {
+		c := allCapabilities
+		if !strings.EqualFold(name, allCapabilities) {
+			var err error
+			if c, err = runtime.CapabilityName(name); err != nil {
+				return nil, fmt.Errorf("%s: %w", option, err)
+			}
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

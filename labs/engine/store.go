@@ -16,14 +16,22 @@ import (
 	"containerlabs/labs/state"
 )
 
-// ErrNotFound means no container matches a name or ID.
+// ErrNotFound means no container matches a name or ID, or that the container was removed
+// while the caller was working on it.
 var ErrNotFound = errors.New("no such container")
+
+// ErrAlreadyRunning means start found the container running already: for `start`, nothing
+// is left to do.
+var ErrAlreadyRunning = errors.New("container is already running")
 
 // Statuses a container can be in, as `ps` shows them.
 const (
 	StatusCreated = "created" // made, never started (or made again by start)
 	StatusRunning = "running"
-	StatusExited  = "exited"
+	// StatusRestarting is a container between an exit and the start its restart policy
+	// asks for: its monitor waits out the back-off (restart.go).
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
 )
 
 // Container is everything the engine knows about one container: how it was made (fixed at
@@ -44,6 +52,11 @@ type Container struct {
 	// Network is the container's address and published ports while it runs.
 	Network NetworkState `json:"NetworkSettings"`
 	State   State        `json:"State"`
+	// RestartCount is how often the restart policy has started the container again since
+	// it was last started by hand; HasBeenManuallyStopped that stop or kill ended it, which
+	// the policy then respects (restart.go).
+	RestartCount           int  `json:"RestartCount"`
+	HasBeenManuallyStopped bool `json:"HasBeenManuallyStopped"`
 }
 
 // State is what happened to a container; the monitor writes it, and every reader checks it
@@ -64,19 +77,26 @@ type State struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is the health check's verdict and its last results (health.go).
+	Health *Health `json:"Health,omitempty"`
+	// RestartDelay is the back-off the restart policy waited before the last restart, which
+	// the next one doubles (restart.go).
+	RestartDelay time.Duration `json:"RestartDelay,omitempty"`
 }
 
-// Running reports whether the record says the container runs.
-func (s State) Running() bool { return s.Status == StatusRunning }
+// Running reports whether the record says the container runs, or is between an exit and
+// its restart (its monitor is alive either way), as Docker's State.Running does.
+func (s State) Running() bool { return s.Status == StatusRunning || s.Status == StatusRestarting }
 
-// MarshalJSON adds Running, from Status, to the record, so that inspect shows it as
-// Docker's does ({{.State.Running}}). Reading a record ignores it.
+// MarshalJSON adds Running and Restarting, from Status, to the record, so that inspect
+// shows them as Docker's does ({{.State.Running}}). Reading a record ignores them.
 func (s State) MarshalJSON() ([]byte, error) {
 	type fields State // without this method
 	return json.Marshal(struct {
 		fields
-		Running bool `json:"Running"`
-	}{fields(s), s.Running()})
+		Running    bool `json:"Running"`
+		Restarting bool `json:"Restarting"`
+	}{fields(s), s.Running(), s.Status == StatusRestarting})
 }
 
 // Store is the containers directory of an engine's state root.
@@ -87,7 +107,7 @@ type Store struct {
 // OpenStore opens the containers (and names) directories under the engine's state root.
 func OpenStore(root string) (*Store, error) {
 	for _, dir := range []string{"containers", "names"} {
-		if err := os.MkdirAll(filepath.Join(root, dir), 0o711); err != nil {
+		if err := state.ClosedDir(filepath.Join(root, dir)); err != nil {
 			return nil, fmt.Errorf("open the container store in %s: %w", root, err)
 		}
 	}
@@ -126,7 +146,7 @@ func (s *Store) Create(c *Container) error {
 	_, err = f.WriteString(c.ID)
 	f.Close()
 	if err == nil {
-		err = os.Mkdir(s.Dir(c.ID), 0o711)
+		err = os.Mkdir(s.Dir(c.ID), 0o700)
 	}
 	if err == nil {
 		err = s.Save(c)
@@ -203,6 +223,9 @@ func (s *Store) Resolve(ref string) (string, error) {
 	return "", fmt.Errorf("%q matches %d containers: give more of the ID", ref, len(matches))
 }
 
+// tombPrefix names a container directory that Remove is deleting: IDs never lists it.
+const tombPrefix = ".removed-"
+
 // IDs lists the IDs of all containers.
 func (s *Store) IDs() ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, "containers"))
@@ -243,7 +266,9 @@ func (s *Store) List() ([]*Container, error) {
 		if err != nil {
 			continue // being created or removed right now
 		}
-		if err := s.Reconcile(c); err != nil {
+		if err := s.Reconcile(c); errors.Is(err, ErrNotFound) {
+			continue // removed while we looked
+		} else if err != nil {
 			return nil, err
 		}
 		all = append(all, c)
@@ -286,23 +311,69 @@ func (s *Store) Reconcile(c *Container) error {
 
 // Lock takes the container's lock, which serialises the commands that change it (start,
 // stop, rm, the monitor's final record). The returned function releases it.
+//
+// Any of them may find the container gone: the lock file is in the container's directory,
+// which rm (or the monitor of a --rm container) deletes, and a process that waited for
+// the lock may get it on a file that is no longer there. Both cases are ErrNotFound, so
+// each caller decides what a container that is already gone means to it (for rm -f,
+// success, as for runc's delete --force).
 func (s *Store) Lock(id string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		// Made on first use, in a directory that must exist: a removed container's
+		// directory is never made again by taking its lock.
+		if _, statErr := os.Stat(filepath.Join(s.Dir(id), "container.json")); statErr == nil {
+			f, err = os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+		}
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s (removed)", ErrNotFound, short(id))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
+	}
+	// Locked, but perhaps only after the container's remover let go of a file it had
+	// already unlinked: a lock on a removed file guards nothing.
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s (removed)", ErrNotFound, short(id))
 	}
 	return func() { f.Close() }, nil
 }
 
 // Remove deletes a container's record, directory and name. The caller has stopped it and
 // undone its mounts.
+//
+// The directory is first renamed out of the way, in one step, and only then deleted. A
+// command racing this one (rm -f of the same container, a --rm monitor) may be about to make
+// the lock file in it (see Lock); deleted in place, file by file, the directory could get
+// that new file after it was emptied, and the last rmdir would fail with "directory not
+// empty". Renamed, its old path is gone for every other command at once. A remover that
+// died half-way leaves its tombstone behind, which the next removal clears.
 func (s *Store) Remove(c *Container) error {
-	if err := os.RemoveAll(s.Dir(c.ID)); err != nil {
+	containers := filepath.Join(s.root, "containers")
+	tomb := filepath.Join(containers, tombPrefix+c.ID)
+	if err := os.Rename(s.Dir(c.ID), tomb); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	if err := os.RemoveAll(tomb); err != nil {
+		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	if stale, err := filepath.Glob(filepath.Join(containers, tombPrefix+"*")); err == nil {
+		for _, dir := range stale {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	nameFile := filepath.Join(s.root, "names", c.Name)
 	if owner, err := os.ReadFile(nameFile); err == nil && string(owner) == c.ID {

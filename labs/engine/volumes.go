@@ -35,7 +35,7 @@ type Volumes struct {
 // OpenVolumes opens the volumes directory under root.
 func OpenVolumes(root string) (*Volumes, error) {
 	dir := filepath.Join(root, "volumes")
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := state.ClosedDir(dir); err != nil {
 		return nil, fmt.Errorf("open volumes: %w", err)
 	}
 	return &Volumes{dir: dir}, nil
@@ -47,7 +47,9 @@ func (v *Volumes) Create(name string, anonymous bool) (*Volume, error) {
 		return nil, fmt.Errorf("volume: %w", err)
 	}
 	vol := &Volume{Name: name, Mountpoint: filepath.Join(v.dir, name, "_data"), CreatedAt: time.Now().UTC(), Anonymous: anonymous}
-	if err := os.Mkdir(filepath.Join(v.dir, name), 0o711); errors.Is(err, os.ErrExist) {
+	// _data keeps the mode a container's directory has (0755); the volume's own directory
+	// above it is closed, as the store's are.
+	if err := os.Mkdir(filepath.Join(v.dir, name), 0o700); errors.Is(err, os.ErrExist) {
 		return v.Get(name)
 	} else if err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", name, err)

@@ -2,6 +2,9 @@ package image
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
@@ -184,7 +188,9 @@ func (s *Store) writeTarBlob(tw *tar.Writer, h v1.Hash) error {
 
 // Load reads an image archive, a docker-archive or an OCI layout tarball (recognised by
 // its files), adds its images to the store, verifying every digest, and returns the
-// names it filed them under.
+// names it filed them under. The archive may be compressed as a whole (`docker save |
+// gzip`), and each layer in it may be plain, gzip or zstd: both are recognised by their
+// first bytes, never by a file name, as `docker load` does.
 //
 // Equivalent to: `docker load -i FILE.tar`.
 func (s *Store) Load(r io.Reader) ([]string, error) {
@@ -201,7 +207,12 @@ func (s *Store) Load(r io.Reader) ([]string, error) {
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	if _, err := io.Copy(spool, r); err != nil {
+	stream, err := decompress(bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	defer stream.Close()
+	if _, err := io.Copy(spool, stream); err != nil {
 		return nil, fmt.Errorf("load: read archive: %w", err)
 	}
 	files, err := archiveFiles(spool)
@@ -331,13 +342,9 @@ func (s *Store) loadDocker(file string) ([]string, error) {
 		if len(entry.RepoTags) == 0 {
 			return loaded, fmt.Errorf("load: image %s in the archive has no name (RepoTags)", entry.Config)
 		}
-		tag, err := name.NewTag(entry.RepoTags[0])
+		img, err := archiveImage(file, entry)
 		if err != nil {
-			return loaded, fmt.Errorf("load: %w", err)
-		}
-		img, err := tarball.Image(opener, &tag)
-		if err != nil {
-			return loaded, fmt.Errorf("load %s: %w", tag, err)
+			return loaded, fmt.Errorf("load %s: %w", entry.RepoTags[0], err)
 		}
 		if _, err := s.Add(context.Background(), entry.RepoTags[0], img, Options{}); err != nil {
 			return loaded, fmt.Errorf("load: %w", err)
@@ -351,4 +358,205 @@ func (s *Store) loadDocker(file string) ([]string, error) {
 		}
 	}
 	return loaded, nil
+}
+
+// archiveImage is one image of a docker-archive, as a v1.Image whose layers are the
+// archive's files, each judged by its own first bytes. A docker-archive says nothing of how
+// its layers are compressed: `docker save` writes them plain, other tools gzip them,
+// sometimes both in one archive. Judging all of them by the first (as go-containerregistry's
+// tarball reader does) reads a gzip layer after a plain one as a tar, and fails with
+// "invalid tar header". A compressed layer file is the layer's blob as it is (so its digest
+// survives a save and load); a plain one is gzip-compressed into its blob. Each layer's
+// content is checked against the config's diff ID as it is unpacked (Store.Add).
+func archiveImage(file string, entry tarball.Descriptor) (v1.Image, error) {
+	config, err := readArchiveFile(file, entry.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(config))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", entry.Config, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(entry.Layers) {
+		return nil, fmt.Errorf("manifest.json lists %d layers but the config %d diff IDs", len(entry.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	core := &archiveCore{config: config}
+	configDigest, configSize, err := v1.SHA256(bytes.NewReader(config))
+	if err != nil {
+		return nil, err
+	}
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.DockerManifestSchema2,
+		Config: v1.Descriptor{MediaType: types.DockerConfigJSON, Size: configSize, Digest: configDigest}}
+	for _, name := range entry.Layers {
+		l, err := newArchiveLayer(file, name)
+		if err != nil {
+			return nil, err
+		}
+		core.layers = append(core.layers, l)
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.mediaType, Size: l.size, Digest: l.digest})
+	}
+	if core.manifest, err = json.Marshal(m); err != nil {
+		return nil, err
+	}
+	return partial.CompressedToImage(core)
+}
+
+// archiveCore is what partial.CompressedToImage needs of an image: its config, its
+// manifest and its layer blobs by digest.
+type archiveCore struct {
+	config, manifest []byte
+	layers           []*archiveLayer
+}
+
+func (a *archiveCore) RawConfigFile() ([]byte, error)      { return a.config, nil }
+func (a *archiveCore) RawManifest() ([]byte, error)        { return a.manifest, nil }
+func (a *archiveCore) MediaType() (types.MediaType, error) { return types.DockerManifestSchema2, nil }
+
+func (a *archiveCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	for _, l := range a.layers {
+		if l.digest == h {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("no layer %s in the archive", h)
+}
+
+// archiveLayer is one layer file of a docker-archive: its blob is the file itself if it is
+// compressed (gzip or zstd), or the file gzip-compressed if it is a plain tar.
+type archiveLayer struct {
+	file, name string
+	plain      bool
+	mediaType  types.MediaType
+	digest     v1.Hash
+	size       int64
+}
+
+// newArchiveLayer reads the layer file once, to learn its compression from its first bytes
+// and the digest and size of its blob.
+func newArchiveLayer(file, name string) (*archiveLayer, error) {
+	l := &archiveLayer{file: file, name: name, mediaType: types.DockerLayer}
+	f, body, err := openArchiveFile(file, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(body, 1<<20)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		l.mediaType = types.OCILayerZStd
+	default:
+		l.plain = true
+	}
+	blob, err := l.blob(br)
+	if err != nil {
+		return nil, err
+	}
+	defer blob.Close()
+	if l.digest, l.size, err = v1.SHA256(blob); err != nil {
+		return nil, fmt.Errorf("layer %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// blob turns the layer file's content into its blob: as it is, or gzip-compressed, the same
+// way every time (the digest is computed from one pass and the bytes sent in another).
+func (l *archiveLayer) blob(content io.Reader) (io.ReadCloser, error) {
+	if !l.plain {
+		return io.NopCloser(content), nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		zw, _ := gzip.NewWriterLevel(pw, gzip.BestSpeed)
+		_, err := io.Copy(zw, content)
+		if err == nil {
+			err = zw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+func (l *archiveLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *archiveLayer) Size() (int64, error)                { return l.size, nil }
+func (l *archiveLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
+
+// Compressed reads the layer's blob from the archive.
+func (l *archiveLayer) Compressed() (io.ReadCloser, error) {
+	f, body, err := openArchiveFile(l.file, l.name)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := l.blob(body)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{blob, closers{blob, f}}, nil
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	for _, x := range c {
+		x.Close()
+	}
+	return nil
+}
+
+// readArchiveFile reads a small file (a config) of the archive.
+func readArchiveFile(file, name string) ([]byte, error) {
+	f, body, err := openArchiveFile(file, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(body, 64<<20))
+}
+
+// openArchiveFile finds the entry name in the archive file and returns the open archive and
+// a reader of that entry. A symlink or hard link entry (docker save since 25 links each
+// layer.tar to its blob) is followed inside the archive, a few times at most.
+func openArchiveFile(file, name string) (*os.File, io.Reader, error) {
+	for range 8 {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		tr := tar.NewReader(f)
+		var link string
+		for {
+			hdr, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				f.Close()
+				return nil, nil, fmt.Errorf("the archive has no %s", name)
+			}
+			if err != nil {
+				f.Close()
+				return nil, nil, fmt.Errorf("read archive: %w", err)
+			}
+			if path.Clean(hdr.Name) != path.Clean(name) {
+				continue
+			}
+			switch hdr.Typeflag {
+			case tar.TypeReg:
+				return f, tr, nil
+			case tar.TypeSymlink:
+				link = path.Join(path.Dir(path.Clean(name)), hdr.Linkname)
+			case tar.TypeLink:
+				link = hdr.Linkname
+			default:
+				f.Close()
+				return nil, nil, fmt.Errorf("archive entry %s is not a regular file", name)
+			}
+			break
+		}
+		f.Close()
+		name = link
+	}
+	return nil, nil, fmt.Errorf("archive entry %s: too many links", name)
 }

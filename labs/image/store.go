@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/state"
 )
 
 // ErrNotFound marks a reference the store has no image for.
@@ -53,14 +55,18 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("open image store %s: %w", root, err)
 	}
 	s := &Store{root: root, layout: layout.Path(root)}
-	// 0755: a container in a user namespace mounts the layers as an unprivileged host user.
-	for _, dir := range []string{root, s.path("layers"), s.path("blobs", "sha256")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Layers hold setuid-root binaries and every file of every image: only root may reach
+	// them, and the group of a lab's --userns container, which mounts its layers as that
+	// unprivileged host user (state.PassageDir). Blobs and temporary files are root's alone.
+	for _, dir := range []string{root, s.path("layers")} {
+		if err := state.PassageDir(dir); err != nil {
 			return nil, fmt.Errorf("open image store: %w", err)
 		}
 	}
-	if err := os.MkdirAll(s.path("tmp"), 0o700); err != nil {
-		return nil, fmt.Errorf("open image store: %w", err)
+	for _, dir := range []string{s.path("blobs"), s.path("blobs", "sha256"), s.path("tmp")} {
+		if err := state.ClosedDir(dir); err != nil {
+			return nil, fmt.Errorf("open image store: %w", err)
+		}
 	}
 	if _, err := os.Stat(s.path("index.json")); errors.Is(err, fs.ErrNotExist) {
 		unlock, err := s.lock(indexLock, unix.LOCK_EX)

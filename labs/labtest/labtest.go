@@ -10,7 +10,11 @@
 // binary itself (Lab), so a missing or broken binary fails each check with a hint instead of
 // stopping the whole suite, and the score stays meaningful: 0/8, not a crash.
 //
-// Only tests import this package.
+// The escape gallery (gallery.go) runs the probe's attacks against every lab, and kernel.go
+// reads what the checks trust: the kernel's own state.
+//
+// Only tests, and the workshop's tools in scripts/ (the grader's escape matrix), import this
+// package.
 package labtest
 
 import (
@@ -258,7 +262,9 @@ func (b *Binary) Run(t testing.TB, args ...string) Result {
 // RunWith runs the binary with args and the given options and waits for it.
 func (b *Binary) RunWith(t testing.TB, opts Options, args ...string) Result {
 	t.Helper()
-	return Command(t, opts, b.Path, args...)
+	res := Command(t, opts, b.Path, args...)
+	remember(t, func() string { return res.Stderr })
+	return res
 }
 
 // Command runs any program the way Binary.Run does: in its own process group, killed with
@@ -318,6 +324,7 @@ func (b *Binary) Start(t testing.TB, args ...string) *Process {
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", b.Path, err)
 	}
+	remember(t, p.stderr.String)
 	go func() {
 		_ = p.Cmd.Wait()
 		close(p.done)
@@ -560,7 +567,7 @@ func TakeSnapshot(t testing.TB) Snapshot {
 		}
 		return l
 	})
-	for _, table := range []string{"filter", "nat"} {
+	for _, table := range []string{"filter", "nat", "mangle"} {
 		s.Rules = append(s.Rules, lines(commandOutput("iptables-save", "-t", table), func(l string) string {
 			switch {
 			case strings.HasPrefix(l, "#"):

@@ -26,11 +26,15 @@
 //
 // The child is the same program, started again from /proc/self/exe with clone(2) flags
 // that put it into new namespaces from its first instruction. It knows it is the child by a
-// variable in its environment (IsChild). This re-exec convention is how runc, crun's Go
-// cousins and every Go container tool do it, for a Go-specific reason: the Go runtime runs
-// many threads from the start, and unshare(2) or setns(2) into a mount or user namespace only
-// moves the calling thread (or is refused for a multi-threaded process). A process created by
-// clone with the namespace flags is in its namespaces entirely, before the runtime starts.
+// variable in its environment (IsChild). Go container tools re-execute themselves for a
+// Go-specific reason: the Go runtime runs many threads from the start, unshare(2) of a
+// mount namespace moves only the calling thread, and unshare of a user namespace, or setns(2)
+// into a mount or user namespace, is refused to a multi-threaded process. A process created
+// by clone with the namespace flags is in its namespaces entirely, before the runtime starts.
+// runc re-executes itself too (runc init), but without clone flags from its Go parent: its
+// namespaces are made in C, by nsexec, a constructor that runs before the Go runtime does,
+// which is how lab 08's runtime does it as well (labs/runtime/nsenter). And unshare of a PID
+// namespace never moves the caller at all: only its next child is born in it, as PID 1.
 //
 // # PID 1
 //

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"containerlabs/labs/labtest"
+	"containerlabs/labs/mount"
 	"containerlabs/labs/namespace"
 	"containerlabs/labs/procfs"
 )
@@ -55,6 +56,11 @@ func child() int {
 		fmt.Printf("pid=%d uid=%d hostname=%s\n", os.Getpid(), os.Geteuid(), name)
 		return 0
 	case "pivot":
+		// As lab 03 does first: on a host whose / is shared (every systemd host),
+		// pivot_root refuses (EINVAL) while the mounts around the new root are shared.
+		if err := mount.MakePrivate("/"); err != nil {
+			return report(err)
+		}
 		if err := namespace.EnterRoot(j.Root); err != nil {
 			return report(err)
 		}

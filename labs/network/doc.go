@@ -88,6 +88,34 @@
 // port. Without it, the host routes the packet, from the bridge device to the port, which
 // isolation allows.
 //
+// # Several networks: isolated and internal
+//
+// An engine may make many bridge networks, one per application, and Docker's promise is
+// that containers on different networks do not reach each other. Between two bridges the
+// host routes (layer 3, the FORWARD chain), and each network's own chain accepts whatever
+// comes from its bridge, so by default they do. An Isolated network puts its bridge into an
+// interface group (IsolationGroup, `ip link set BRIDGE group 0x434c`) and adds one rule:
+// nothing forwarded from its bridge into another bridge of the group, unless DNAT sent it
+// there (a published port is open to everyone who reaches the host, other networks
+// included). Each network's rule covers the traffic its own containers start, so between
+// two isolated networks neither side can open a connection, however many networks there
+// are and whatever their names; Docker writes the same as two chains of rules naming every
+// pair of bridges (DOCKER-ISOLATION-STAGE-1 and -2).
+//
+// An Internal network has no way out at all: nothing is forwarded between its bridge and
+// any other interface in either direction, its subnet is not masqueraded, and its
+// containers get no default route. They reach each other and the host's address on their
+// bridge, nothing else.
+//
+// These rules drop, and each network's forwarding chain accepts everything from its bridge,
+// so the order the kernel meets them in matters, and it would depend on which network was
+// made last. So they live in a chain of the mangle table (CLABS-BRIDGE-SEP): the kernel
+// runs mangle's FORWARD chain before filter's for every forwarded packet, so the drops
+// always come first.
+//
+// A container on two networks has a cable to each (eth0, eth1: ConnectAs), and only the
+// first gives it a default route.
+//
 // # Inside the container
 //
 // The parent does everything above from the host's side, before it releases the child.

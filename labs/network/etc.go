@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // The host's resolver configuration, and the one systemd-resolved keeps with the real
@@ -49,7 +50,7 @@ func WriteEtcFiles(root, hostname string, addr netip.Addr) error {
 		data []byte
 	}{
 		{"hostname", []byte(hostname + "\n")},
-		{"hosts", hostsFile(hostname, addr)},
+		{"hosts", hostsFile(hostname, addr, nil)},
 		{"resolv.conf", containerResolvConf()},
 	}
 	for _, f := range files {
@@ -80,10 +81,52 @@ func replaceFile(path string, data []byte) error {
 	return nil
 }
 
-// hostsFile is the container's /etc/hosts: the loopback names, and its own name on its
-// address so that programs that look up their own hostname find it.
-func hostsFile(hostname string, addr netip.Addr) []byte {
-	return fmt.Appendf(nil, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", addr, hostname)
+// hostsFile is the container's /etc/hosts: the loopback names, its own name on its
+// address so that programs that look up their own hostname find it, and the others.
+func hostsFile(hostname string, addr netip.Addr, others []Host) []byte {
+	data := fmt.Appendf(nil, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", addr, hostname)
+	for _, h := range others {
+		data = fmt.Appendf(data, "%s\t%s\n", h.Address, strings.Join(h.Names, " "))
+	}
+	return data
+}
+
+// Host is a line of /etc/hosts: an address and the names that resolve to it.
+type Host struct {
+	Address netip.Addr
+	Names   []string
+}
+
+// WriteHosts rewrites root/etc/hosts, as WriteEtcFiles writes it, with the other hosts'
+// lines after its own. It writes into the file that is there, not a new one renamed over
+// it: the file is bind-mounted into a running container, and a mount holds on to the
+// file itself (its inode), so the container would never see a replacement. The price is
+// that the update is not atomic: a lookup that reads the file at the very moment it is
+// written may see part of the old list.
+//
+// Equivalent to: `printf '...' > ROOT/etc/hosts` (truncate and write, same inode).
+func WriteHosts(root, hostname string, addr netip.Addr, others []Host) error {
+	if err := checkName("hostname", hostname); err != nil {
+		return err
+	}
+	path := filepath.Join(root, "etc", "hosts")
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", path, err)
+	}
+	data := hostsFile(hostname, addr, others)
+	// Written first and cut to length after, so a reader in between sees every new line.
+	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("update %s: %w", path, err)
+	}
+	return nil
 }
 
 // containerResolvConf is the host's resolver configuration as the container can use it.

@@ -154,6 +154,13 @@ type testNet struct {
 // test ends, Cleanup removes it, and the host must be as it was (see checkHostRestored).
 func newNetwork(t *testing.T) *testNet {
 	t.Helper()
+	return newNetworkWith(t, func(*network.Network) {})
+}
+
+// newNetworkWith is newNetwork with the network's settings (Internal, Isolated) changed by
+// set before its bridge and rules are made.
+func newNetworkWith(t *testing.T, set func(*network.Network)) *testNet {
+	t.Helper()
 	labtest.RequireRoot(t)
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("needs the iptables command (apt-get install iptables)")
@@ -162,6 +169,7 @@ func newNetwork(t *testing.T) *testNet {
 	subnet := freeSubnet(t)
 	n, err := network.New(bridge, subnet.String(), t.TempDir())
 	require.NoError(t, err)
+	set(n)
 	tn := &testNet{Network: n, t: t}
 	tn.mark(bridge, "CLABS-"+bridge, subnetMarker(subnet))
 	before := hostState(t)
@@ -214,7 +222,7 @@ func hostState(t *testing.T) []string {
 	var lines []string
 	for _, args := range [][]string{
 		{"ip", "-o", "link"}, {"ip", "-o", "addr"}, {"ip", "-o", "route"},
-		{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"},
+		{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"iptables-save", "-t", "mangle"},
 	} {
 		out, err := exec.Command(args[0], args[1:]...).Output()
 		require.NoError(t, err, "%v", args)

@@ -23,7 +23,7 @@ import (
 func (n *Network) lock() (unlock func(), err error) {
 	path := filepath.Join(n.dir(), "lock")
 	for {
-		if err := os.MkdirAll(n.leaseDir(), 0o755); err != nil {
+		if err := os.MkdirAll(n.leaseDir(), 0o700); err != nil { // root's alone, like the rest of the state root
 			return nil, fmt.Errorf("make the state directory of network %s: %w", n.Bridge, err)
 		}
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -69,6 +69,12 @@ func (n *Network) leasePath(addr netip.Addr) string {
 // holders are collected first, with their rules. Allocate refuses a second lease to an
 // owner that holds one: the name labels the container's rules.
 func (n *Network) Allocate(owner string, want netip.Addr) (*Lease, error) {
+	return n.AllocateFor(os.Getpid(), owner, want)
+}
+
+// AllocateFor is Allocate for a lease that process holder holds: a command that connects
+// a running container to a network ends at once, so the lease is its monitor's.
+func (n *Network) AllocateFor(holder int, owner string, want netip.Addr) (*Lease, error) {
 	if err := checkName("container name", owner); err != nil {
 		return nil, err
 	}
@@ -77,9 +83,9 @@ func (n *Network) Allocate(owner string, want netip.Addr) (*Lease, error) {
 			return nil, err
 		}
 	}
-	started, err := startTime(os.Getpid())
+	started, err := startTime(holder)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the holder of a lease, process %d: %w", holder, err)
 	}
 	unlock, err := n.lock()
 	if err != nil {
@@ -113,7 +119,7 @@ func (n *Network) Allocate(owner string, want netip.Addr) (*Lease, error) {
 			return nil, fmt.Errorf("no free address left in %s (%d containers)", n.Subnet, len(live))
 		}
 	}
-	lease := &Lease{Owner: owner, Address: addr, PID: os.Getpid(), Started: started, network: n}
+	lease := &Lease{Owner: owner, Address: addr, PID: holder, Started: started, network: n}
 	if err := n.writeLease(lease); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 // route the host already has, which would cut the host off from that network.
 //
 // Equivalent to: `ip link add labs0 type bridge; ip addr add 10.88.0.1/16 dev labs0;
-// ip link set labs0 up`.
+// ip link set labs0 up` (and `ip link set labs0 group 0x434c` for an isolated network).
 func (n *Network) EnsureBridge() error {
 	unlock, err := n.lock()
 	if err != nil {
@@ -73,6 +73,11 @@ func (n *Network) configureBridge(bridge netlink.Link) error {
 			return fmt.Errorf("add address %s to %s: %w", gateway, n.Bridge, err)
 		}
 	}
+	if n.Isolated && bridge.Attrs().Group != IsolationGroup {
+		if err := netlink.LinkSetGroup(bridge, IsolationGroup); err != nil {
+			return fmt.Errorf("put %s into interface group %#x: %w", n.Bridge, IsolationGroup, err)
+		}
+	}
 	if err := netlink.LinkSetUp(bridge); err != nil {
 		return fmt.Errorf("bring %s up: %w", n.Bridge, err)
 	}
@@ -118,7 +123,13 @@ func (n *Network) checkSubnetFree() error {
 // bridge link set dev vlabsXXXXXXXX hairpin on; ip link set vlabsXXXXXXXX up` (and
 // `bridge link set dev vlabsXXXXXXXX isolated on`).
 func (n *Network) Connect(pid int, isolated bool) (*Endpoint, error) {
-	// lab:06 begin: a veth pair (netlink.Veth) named "vlabs" + 8 random hex digits, its master n.Bridge, its peer ContainerInterface made in the namespace of pid (netlink.NsPid); then plugIn
+	return n.ConnectAs(pid, ContainerInterface, isolated)
+}
+
+// ConnectAs is Connect with another name for the container's end: a container on several
+// networks has one cable to each, eth0, eth1, ...
+func (n *Network) ConnectAs(pid int, name string, isolated bool) (*Endpoint, error) {
+	// lab:06 begin: a veth pair (netlink.Veth) named "vlabs" + 8 random hex digits, its master n.Bridge, its peer called name made in the namespace of pid (netlink.NsPid); then plugIn
 	bridge, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		return nil, fmt.Errorf("find bridge %s (make it with EnsureBridge): %w", n.Bridge, err)
@@ -128,18 +139,18 @@ func (n *Network) Connect(pid int, isolated bool) (*Endpoint, error) {
 		return nil, err
 	}
 	// "vlabs" and 8 hex digits: 13 bytes, within IFNAMSIZ-1 (15), unique in practice.
-	name := "vlabs" + hex.EncodeToString(suffix)
+	host := "vlabs" + hex.EncodeToString(suffix)
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: name, MasterIndex: bridge.Attrs().Index},
-		PeerName:      ContainerInterface,
+		LinkAttrs:     netlink.LinkAttrs{Name: host, MasterIndex: bridge.Attrs().Index},
+		PeerName:      name,
 		PeerNamespace: netlink.NsPid(pid),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
 		// LinkAdd may have made the pair and failed to plug it in.
 		_ = netlink.LinkDel(veth)
-		return nil, fmt.Errorf("create veth pair %s on %s with %s in the network namespace of PID %d: %w", name, n.Bridge, ContainerInterface, pid, err)
+		return nil, fmt.Errorf("create veth pair %s on %s with %s in the network namespace of PID %d: %w", host, n.Bridge, name, pid, err)
 	}
-	ep, err := plugIn(name, isolated)
+	ep, err := plugIn(host, name, isolated)
 	if err != nil {
 		_ = netlink.LinkDel(veth)
 		return nil, err
@@ -148,8 +159,9 @@ func (n *Network) Connect(pid int, isolated bool) (*Endpoint, error) {
 	// lab:06 end
 }
 
-// plugIn sets the bridge port's modes, brings it up, and describes the pair.
-func plugIn(name string, isolated bool) (*Endpoint, error) {
+// plugIn sets the bridge port's modes, brings it up, and describes the pair: name is the
+// host's end, peer the container's.
+func plugIn(name, peer string, isolated bool) (*Endpoint, error) {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", name, err)
@@ -172,7 +184,7 @@ func plugIn(name string, isolated bool) (*Endpoint, error) {
 	return &Endpoint{
 		HostName:  name,
 		HostIndex: link.Attrs().Index,
-		PeerName:  ContainerInterface,
+		PeerName:  peer,
 		// IFLA_LINK of a veth is its peer's index, in the peer's namespace.
 		PeerIndex: link.Attrs().ParentIndex,
 	}, nil
@@ -200,7 +212,9 @@ func (e *Endpoint) Remove() error {
 // ConfigureInside configures the container's end of the cable. It runs in the child, inside
 // the container's network namespace, after the parent has connected it: it brings lo up
 // (a new namespace's loopback is down), gives the interface its address, brings it up, and
-// routes everything that is not on the subnet through the gateway.
+// routes everything that is not on the subnet through the gateway (unless the gateway is
+// the zero address: a container's second network, or an internal one, routes only its
+// own subnet).
 //
 // Equivalent to: `ip link set lo up; ip addr add 10.88.0.2/16 dev eth0; ip link set eth0 up;
 // ip route add default via 10.88.0.1`.
@@ -225,6 +239,9 @@ func ConfigureInside(in Inside) error {
 	}
 	if err := waitOperUp(in.Interface); err != nil {
 		return err
+	}
+	if !in.Gateway.IsValid() {
+		return nil
 	}
 	route := &netlink.Route{LinkIndex: eth.Attrs().Index, Gw: net.IP(in.Gateway.AsSlice())}
 	if err := netlink.RouteAdd(route); err != nil {

@@ -31,7 +31,20 @@ type Network struct {
 	Subnet netip.Prefix
 	// StateDir holds the lock and the leases, in a directory named after the bridge.
 	StateDir string
+	// Internal cuts the network off from everything but itself and the host: nothing is
+	// forwarded between its bridge and any other interface, nothing is masqueraded, and its
+	// containers get no default route (Docker's `network create --internal`).
+	Internal bool
+	// Isolated puts the bridge into the interface group IsolationGroup and drops what is
+	// forwarded from it into any other bridge of that group, so that containers on two
+	// isolated networks cannot reach each other (as Docker separates its bridge networks).
+	Isolated bool
 }
+
+// IsolationGroup is the interface group (`ip link set BRIDGE group N`) of the bridges of
+// isolated networks. One rule per network then says "nothing from my bridge into another
+// bridge of the group", whatever the other bridges are called and however many there are.
+const IsolationGroup = 0x434c // "CL"
 
 // New describes the network of bridge on subnet (in CIDR form, "10.88.0.0/16"), keeping
 // its state under stateDir. It checks the values, and the error names the one that is bad;
@@ -126,6 +139,9 @@ func (n *Network) portsChain() string   { return "CLABS-" + n.Bridge }
 func (n *Network) postChain() string    { return "CLABS-" + n.Bridge + "-POST" }
 func (n *Network) forwardChain() string { return "CLABS-" + n.Bridge + "-FWD" }
 
+// separationChain is in the mangle table (see separation).
+func (n *Network) separationChain() string { return "CLABS-" + n.Bridge + "-SEP" }
+
 // Port is a published port: connections to the host's port Host are forwarded to the
 // container's port Container.
 type Port struct {
@@ -194,17 +210,23 @@ type Inside struct {
 	Interface string `json:"interface"`
 	// Address is the container's address with the subnet's prefix length (10.88.0.2/16).
 	Address netip.Prefix `json:"address"`
-	// Gateway is the bridge's address, the container's default route.
+	// Gateway is the bridge's address, the container's default route; the zero address
+	// means no default route through this interface.
 	Gateway netip.Addr `json:"gateway"`
 }
 
 // Inside returns the configuration of the container's interface that goes with the lease.
+// An internal network gives no default route: there is no way out through it.
 func (l *Lease) Inside() Inside {
-	return Inside{
+	in := Inside{
 		Interface: ContainerInterface,
 		Address:   netip.PrefixFrom(l.Address, l.network.Subnet.Bits()),
 		Gateway:   l.network.Gateway().Addr(),
 	}
+	if l.network.Internal {
+		in.Gateway = netip.Addr{}
+	}
+	return in
 }
 
 // Endpoint is a container's cable: a veth pair with one end on the bridge and the other,

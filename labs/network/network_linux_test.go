@@ -387,3 +387,60 @@ func TestCleanupRemovesEverything(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "the network's state directory is gone")
 	// newNetwork's cleanup compares the host with how it was before the test.
 }
+
+// TestIsolatedNetworksDoNotReachEachOther puts a container on each of two isolated
+// networks and one on a network that is not isolated: the isolated ones cannot open a
+// connection to each other, except through a published port; the other reaches both, which
+// shows the host does route between the bridges.
+func TestIsolatedNetworksDoNotReachEachOther(t *testing.T) {
+	isolated := func(n *network.Network) { n.Isolated = true }
+	nA, nB, nC := newNetworkWith(t, isolated), newNetworkWith(t, isolated), newNetwork(t)
+	a, b, c := nA.attach("a", false), nB.attach("b", false), nC.attach("c", false)
+	a.serve(t, 80)
+	b.serve(t, 80)
+	for _, n := range []*testNet{nA, nB} {
+		link, err := netlink.LinkByName(n.Bridge)
+		require.NoError(t, err)
+		assert.Equal(t, uint32(network.IsolationGroup), link.Attrs().Group, "bridge %s is in the isolation group", n.Bridge)
+	}
+
+	got, err := c.ask(net.JoinHostPort(a.lease.Address.String(), "80"), reachTimeout)
+	require.NoError(t, err, "a container of a network that is not isolated reaches an isolated one: the host routes")
+	assert.Equal(t, "a "+nA.Gateway().Addr().String(), got, "what leaves a bridge is masqueraded, also into another bridge")
+	_, err = b.ask(net.JoinHostPort(a.lease.Address.String(), "80"), blockedTimeout)
+	assert.Error(t, err, "b's network does not reach a's")
+	_, err = a.ask(net.JoinHostPort(b.lease.Address.String(), "80"), blockedTimeout)
+	assert.Error(t, err, "nor the other way round")
+
+	port := freePort(t)
+	require.NoError(t, nA.Publish(a.lease, []network.Port{{Host: port, Container: 80, Proto: "tcp"}}))
+	got, err = b.ask(fmt.Sprintf("%s:%d", nB.Gateway().Addr(), port), reachTimeout)
+	require.NoError(t, err, "a published port is open to every network, as to other hosts")
+	assert.Equal(t, "a "+nA.Gateway().Addr().String(), got, "b's connection came through the host, masqueraded onto a's bridge")
+}
+
+// TestInternalNetworkHasNoWayOut shows an internal network: its containers reach each
+// other and the host, have no default route, are not masqueraded, and nothing is forwarded
+// between its bridge and another.
+func TestInternalNetworkHasNoWayOut(t *testing.T) {
+	inner := newNetworkWith(t, func(n *network.Network) { n.Internal = true })
+	outer := newNetwork(t)
+	a, b := inner.attach("a", false), inner.attach("b", false)
+	o := outer.attach("o", false)
+	a.serve(t, 80)
+	o.serve(t, 80)
+
+	got, err := b.ask(net.JoinHostPort(a.lease.Address.String(), "80"), reachTimeout)
+	require.NoError(t, err, "containers of an internal network reach each other")
+	assert.Equal(t, "a "+b.lease.Address.String(), got)
+	require.NoError(t, a.do(func() error {
+		routes, err := exec.Command("ip", "route").Output()
+		assert.NotContains(t, string(routes), "default", "no default route on an internal network")
+		return err
+	}))
+	_, err = o.ask(net.JoinHostPort(a.lease.Address.String(), "80"), blockedTimeout)
+	assert.Error(t, err, "nothing is forwarded into an internal network")
+	nat, err := exec.Command("iptables", "-w", "-t", "nat", "-S").Output()
+	require.NoError(t, err)
+	assert.NotContains(t, string(nat), "-s "+inner.Subnet.String()+" ! -o "+inner.Bridge+" -j MASQUERADE", "nothing is masqueraded")
+}

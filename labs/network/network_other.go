@@ -18,6 +18,11 @@ func (n *Network) EnsureNAT() error { return errNotLinux }
 // Allocate leases an address of the subnet (Linux only).
 func (n *Network) Allocate(owner string, want netip.Addr) (*Lease, error) { return nil, errNotLinux }
 
+// AllocateFor leases an address held by another process (Linux only).
+func (n *Network) AllocateFor(holder int, owner string, want netip.Addr) (*Lease, error) {
+	return nil, errNotLinux
+}
+
 // Release gives the address back and removes the container's rules (Linux only).
 func (l *Lease) Release() error { return errNotLinux }
 
@@ -29,6 +34,11 @@ func (n *Network) Publish(l *Lease, ports []Port) error { return errNotLinux }
 
 // Connect gives a process's network namespace a veth pair to the bridge (Linux only).
 func (n *Network) Connect(pid int, isolated bool) (*Endpoint, error) { return nil, errNotLinux }
+
+// ConnectAs is Connect with another interface name (Linux only).
+func (n *Network) ConnectAs(pid int, name string, isolated bool) (*Endpoint, error) {
+	return nil, errNotLinux
+}
 
 // Remove deletes the veth pair (Linux only).
 func (e *Endpoint) Remove() error { return errNotLinux }

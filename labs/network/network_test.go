@@ -108,3 +108,26 @@ func TestWriteEtcFilesDoesNotFollowLinks(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is not a directory (a symbolic link?)")
 }
+
+func TestWriteHostsRewritesTheSameFile(t *testing.T) {
+	dir := t.TempDir()
+	addr := netip.MustParseAddr("10.199.41.3")
+	require.NoError(t, WriteEtcFiles(dir, "db", addr))
+	path := filepath.Join(dir, "etc", "hosts")
+	before, err := os.Stat(path)
+	require.NoError(t, err)
+
+	others := []Host{{Address: netip.MustParseAddr("10.199.41.2"), Names: []string{"web", "www"}}}
+	require.NoError(t, WriteHosts(dir, "db", addr, others))
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.199.41.3\tdb\n10.199.41.2\tweb www\n", string(data))
+	after, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(before, after), "the file a bind mount holds is written, not replaced")
+
+	require.NoError(t, WriteHosts(dir, "db", addr, nil))
+	data, err = os.ReadFile(path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "web", "a shorter list leaves nothing of the longer one")
+}

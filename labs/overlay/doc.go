@@ -31,8 +31,9 @@
 // Deleting a directory and creating a new one of the same name must hide the old contents
 // too, so the new upper directory is marked opaque with the extended attribute
 // trusted.overlay.opaque="y": lookup does not descend into the layers below it.
-// (trusted.* attributes need CAP_SYS_ADMIN; an overlay mounted inside a user namespace uses
-// the "userxattr" option and user.overlay.opaque instead, and Mount adds it there.)
+// (trusted.* attributes need CAP_SYS_ADMIN; an overlay mounted inside a user namespace,
+// which Linux allows since 5.11, uses the "userxattr" option and user.overlay.opaque instead,
+// and Mount adds it there.)
 //
 // Image layers use the same two markers, in tar form: a file ".wh.NAME" deletes NAME from the
 // layers below, and ".wh..wh..opq" makes its directory opaque. Unpacking a layer turns them

@@ -10,7 +10,8 @@ import (
 // EscapeChroot moves the calling process's root directory back to the real root of its
 // mount namespace, undoing a chroot. It is here to prove a point: chroot(2) changes where
 // path lookups start, nothing more, so it is not a security boundary for a process that
-// keeps CAP_SYS_CHROOT (any root process does, until lab 08 drops capabilities).
+// keeps CAP_SYS_CHROOT (any root process does; lab 08 keeps it too, as Docker does, and there
+// the climb ends at the container's own root).
 //
 // The trick is the one chroot(2)'s manual page warns about:
 //

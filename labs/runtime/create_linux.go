@@ -498,7 +498,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if err := setOOMScoreAdj(l.pid, spec.Process.OOMScoreAdj); err != nil {
 		return c, l, err
 	}
-	if err := setRlimits(l.pid, spec.Process.Rlimits); err != nil {
+	if err := raiseHardRlimits(l.pid, spec.Process.Rlimits); err != nil {
 		return c, l, err
 	}
 	if c.StartTime, err = startTimeOf(l.pid); err != nil {
@@ -562,8 +562,9 @@ func (r *Runtime) initContainer(c *container, l *launch, opts CreateOptions, sec
 		FifoFD:       fdAfterPreserved(opts.PreserveFDs, 0),
 		ConsoleFD:    -1,
 		Hooks:        spec.Hooks != nil && len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime) > 0,
-		State:        c.ociState(specs.StateCreating),
-		Seccomp:      seccomp,
+		// The hooks of create see "created": the container exists, its command has not run.
+		State:   c.ociState(specs.StateCreated),
+		Seccomp: seccomp,
 	}
 	if opts.console != nil {
 		cfg.ConsoleFD = fdAfterPreserved(opts.PreserveFDs, 1)
@@ -763,8 +764,8 @@ func stdio(in, out, errOut *os.File) (stdin, stdout, stderr *os.File) {
 // Start releases a created container's init: it writes one byte into the exec fifo, which
 // the init, blocked reading it, receives; the init then runs the startContainer hooks and
 // execs the command. The fifo is removed, which is how later commands know the container
-// has started. poststart hooks run afterwards; their failures are logged, not returned, as
-// the container already runs.
+// has started. Start returns once the command runs (see waitForExec); poststart hooks run
+// then, and their failures are logged, not returned, as the container already runs.
 //
 // runc invented the fifo; its init blocks opening it for writing and reopens it through
 // /proc/self/fd. Here the runtime hands the init the fifo already open (see create), so the
@@ -790,6 +791,11 @@ func (r *Runtime) start(c *container) error {
 	default:
 		return fmt.Errorf("cannot start an already %s container", status)
 	}
+	pidfd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
 	path := filepath.Join(c.dir, fifoFile)
 	fifo, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENXIO) {
@@ -798,21 +804,40 @@ func (r *Runtime) start(c *container) error {
 	if err != nil {
 		return fmt.Errorf("open the exec fifo: %w", err)
 	}
-	_, err = unix.Write(fifo, []byte("0"))
-	unix.Close(fifo)
-	if err != nil {
+	defer unix.Close(fifo)
+	if _, err = unix.Write(fifo, []byte("0")); err != nil {
 		return fmt.Errorf("write the exec fifo: %w", err)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove the exec fifo: %w", err)
 	}
 	r.Log.Debugf("start: released the init (PID %d) through the exec fifo", c.Pid)
+	if err := waitForExec(fifo, pidfd); err != nil {
+		return err
+	}
 	if c.Spec.Hooks != nil {
-		if err := runHooks("poststart", c.Spec.Hooks.Poststart, c.ociState(specs.StateRunning)); err != nil {
-			r.Log.Warnf("%v", err)
-		}
+		runHooksLogged(r.Log, "poststart", c.Spec.Hooks.Poststart, c.ociState(specs.StateRunning))
 	}
 	return nil
+}
+
+// waitForExec waits until the init has replaced itself with the command (or died trying).
+// The init keeps its end of the exec fifo open, close-on-exec, after reading the byte, so
+// the fifo loses its last reader exactly at execve, and the kernel then reports an error
+// condition (POLLERR) on start's end, the writing one. Only then does `start` return and
+// the poststart hooks run: a `kill` right after `start` reaches the command, not the init
+// (whose Go runtime would die of a SIGTERM before the command could install a handler), as
+// with runc.
+func waitForExec(fifo, pidfd int) error {
+	fds := []unix.PollFd{{Fd: int32(fifo), Events: 0}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for the command to start: %w", err)
+		}
+		if fds[0].Revents&unix.POLLERR != 0 || fds[1].Revents != 0 {
+			return nil
+		}
+	}
 }
 
 // destroy removes what create made for a container whose processes are gone: its cgroup and
@@ -831,8 +856,6 @@ func (c *container) destroy(log *Logger) {
 		log.Warnf("remove the state of %s: %v", c.ID, err)
 	}
 	if c.Spec != nil && c.Spec.Hooks != nil && c.Pid > 0 {
-		if err := runHooks("poststop", c.Spec.Hooks.Poststop, c.ociState(specs.StateStopped)); err != nil {
-			log.Warnf("%v", err)
-		}
+		runHooksLogged(log, "poststop", c.Spec.Hooks.Poststop, c.ociState(specs.StateStopped))
 	}
 }

@@ -46,16 +46,17 @@
 // anything (and only then makes a cgroup namespace, whose root is the cgroup it is in);
 // mounts are made before pivot_root, under the new root, with "/" set to slave propagation
 // first so that nothing mounted inside reaches the host; device nodes, the console, the
-// hostname, sysctls, and the read-only and masked paths come next; rlimits are set by the
-// runtime from outside (raising a hard limit needs a capability the init may lack). Then
-// the last steps, which an exec'd process shares (prepareProcess): every descriptor above
-// the handed-over ones is marked close-on-exec; no_new_privs; without no_new_privs the
+// hostname, sysctls, and the read-only and masked paths come next; the hard rlimits that go
+// up are raised by the runtime from outside (that needs a capability the init may lack).
+// Then the last steps, which an exec'd process shares (prepareProcess): every descriptor
+// above the handed-over ones is marked close-on-exec; no_new_privs; without no_new_privs the
 // seccomp filter (loading one then needs CAP_SYS_ADMIN); the working directory, entered as
 // root if root may and else as the user, and checked to be inside the root; the user and
 // the capability sets (keeping the permitted set across setuid with PR_SET_KEEPCAPS); the
 // command looked up; with no_new_privs, the seccomp filter last. Only then does the init
 // report "ready": every error before it fails create with the init's message. It waits for
-// start, runs the startContainer hooks (under the filter, as runc's do) and execs.
+// start, runs the startContainer hooks (under the filter, as runc's do), sets every rlimit
+// itself (set earlier, an RLIMIT_AS meant for the command kills the Go runtime) and execs.
 //
 // The runtime compiles the seccomp profile (with libseccomp, which needs cgo) while the init
 // starts, and keeps the compiled program in a cache under the state root; the init only
@@ -91,9 +92,14 @@
 //
 // # What is not supported
 //
-// AppArmor, SELinux labels, Intel RDT, memory policies, personality, network devices,
-// scheduler and CPU affinity settings, idmapped mounts, the systemd cgroup driver, device
-// rules on cgroup v2 (they need an eBPF program), and checkpoint/restore. Each is refused with an error naming the field (ErrUnsupported);
-// none is ignored, because a container started without the isolation its config asked for
-// is worse than no container.
+// AppArmor, SELinux labels (a linux.mountLabel is accepted on a host without SELinux,
+// where it could not mean anything, as runc and crun accept it), Intel RDT, memory
+// policies, personality, network devices, scheduler and CPU affinity settings, idmapped
+// mounts, the systemd cgroup driver, and checkpoint/restore. Each is refused with an error
+// naming the field (ErrUnsupported); none is ignored, because a container started without
+// the isolation its config asked for is worse than no container. On cgroup v2, the few
+// resources that have no v2 file are refused the same way: memory.kernelTCP, swappiness
+// and disableOOMKiller, the real-time CPU settings, and net_cls and net_prio. Device rules
+// work on both versions (package cgroup turns them into an eBPF program on v2), and
+// `labs-runc features` says so.
 package runtime

@@ -160,7 +160,7 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 		l.kill()
 		return nil, err
 	}
-	if err := setRlimits(l.pid, p.Rlimits); err != nil {
+	if err := raiseHardRlimits(l.pid, p.Rlimits); err != nil {
 		l.kill()
 		return nil, err
 	}

@@ -10,7 +10,11 @@ import (
 )
 
 // Features describes what this runtime implements, in the OCI features format: engines read
-// it to know which config fields they may use (containerd 1.7 and later ask for it).
+// it to know which config fields they may use (containerd 1.7 and later ask for it). It says
+// only what is true: both cgroup versions, device rules included (v1's devices controller,
+// v2's eBPF program); no systemd cgroup driver; and false, rather than nothing ("unknown"),
+// for each feature that Validate refuses: AppArmor, SELinux, Intel RDT, network devices,
+// idmapped mounts.
 //
 // Equivalent to: `runc features`.
 func Features() *features.Features {
@@ -54,14 +58,17 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   namespaces,
 			Capabilities: slices.Clone(capabilityNames),
-			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
 			Seccomp: &features.Seccomp{Enabled: &seccompOn, Actions: actions, Operators: operators,
 				Archs: []string{string(specs.ArchX86_64), string(specs.ArchX86), string(specs.ArchX32),
 					string(specs.ArchAARCH64), string(specs.ArchARM)},
 				KnownFlags:     []string{string(specs.LinuxSeccompFlagLog), string(specs.LinuxSeccompFlagSpecAllow)},
 				SupportedFlags: []string{string(specs.LinuxSeccompFlagLog), string(specs.LinuxSeccompFlagSpecAllow)}},
-			Apparmor: &features.Apparmor{Enabled: &no},
-			Selinux:  &features.Selinux{Enabled: &no},
+			Apparmor:        &features.Apparmor{Enabled: &no},
+			Selinux:         &features.Selinux{Enabled: &no},
+			IntelRdt:        &features.IntelRdt{Enabled: &no},
+			NetDevices:      &features.NetDevices{Enabled: &no},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
 		},
 		Annotations: annotations,
 	}

@@ -220,7 +220,7 @@ func initContainer(cfg *initConfig, s *initSync) error {
 			return err
 		}
 	}
-	if err := switchRoot(cfg.NoPivot); err != nil {
+	if err := switchRoot(cfg.NoPivot, spec.Linux.RootfsPropagation); err != nil {
 		return err
 	}
 	if spec.Process.Terminal {
@@ -323,7 +323,7 @@ func hideHostKernelFS(rootfs string) error {
 }
 
 // waitForStart blocks until `start` writes its byte into the exec fifo, which the runtime
-// opened for reading and writing and handed over (see Runtime.Start).
+// opened for reading and writing and handed over (see Runtime.Start), and leaves it open.
 //
 // Equivalent to: `head -c1 ROOT/ID/exec.fifo`.
 func waitForStart(fifo int) error {
@@ -333,7 +333,8 @@ func waitForStart(fifo int) error {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		unix.Close(fifo)
+		// The fifo stays open, close-on-exec: `start` waits until it has no reader left,
+		// which comes with execve (see waitForExec).
 		if n != 1 {
 			return fmt.Errorf("wait for start on the exec fifo: %v", err)
 		}
@@ -353,13 +354,15 @@ func useMountSources(cfg *initConfig) {
 // attachMountSource attaches, at dest, the detached copy of a bind mount's source that src
 // names (/proc/self/fd/N of one of cfg.MountSources), and reports whether src was one.
 //
-// Equivalent to: `move_mount(N, "", AT_FDCWD, DEST, MOVE_MOUNT_F_EMPTY_PATH)`.
+// Equivalent to: `move_mount(N, "", AT_FDCWD, DEST, MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_SYMLINKS)`.
 func attachMountSource(cfg *initConfig, src, dest string) (bool, error) {
 	n, err := strconv.Atoi(strings.TrimPrefix(src, "/proc/self/fd/"))
 	if err != nil || !strings.HasPrefix(src, "/proc/self/fd/") || !slices.Contains(slices.Collect(maps.Values(cfg.MountSources)), n) {
 		return false, nil
 	}
-	if err := unix.MoveMount(n, "", unix.AT_FDCWD, dest, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	// dest is /proc/self/fd/M of the destination, resolved inside the root (see mountOne):
+	// move_mount follows that link, as mount(2) does, only when asked to.
+	if err := unix.MoveMount(n, "", unix.AT_FDCWD, dest, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
 		return true, fmt.Errorf("attach the bind mount's source (copied on the host) at %s: %w", dest, err)
 	}
 	return true, nil

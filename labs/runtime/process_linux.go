@@ -19,8 +19,7 @@ import (
 // process share, in runc's order, and returns the path of the command to exec. The order is
 // the point:
 //
-//  1. the IO priority, while still root (the runtime has set the rlimits from outside,
-//     see setRlimits);
+//  1. the IO priority, while still root;
 //  2. every descriptor above stdio and the preserved ones is marked close-on-exec, before
 //     any seccomp filter is in force: a profile may refuse close_range (or close) itself;
 //  3. no_new_privs, so that no setuid binary or file capability can ever raise privileges
@@ -39,7 +38,7 @@ import (
 //     the command is looked up, so that a missing one is an error of `create`;
 //  8. with no_new_privs, the seccomp filter goes in last, so that as few of the runtime's
 //     own calls as possible run under it; the init's wait for `start`, the startContainer
-//     hooks and execve do.
+//     hooks and execCommand (the rlimits, then execve) do.
 //
 // A filter with a listener (SCMP_ACT_NOTIFY) hands its descriptor to handOver, which passes
 // it to the runtime for the seccomp agent.
@@ -130,8 +129,12 @@ func verifyCwd(cwd string) error {
 	return nil
 }
 
-// execCommand replaces the process with the command.
+// execCommand sets the process's rlimits and replaces the process with the command. The
+// rlimits come last, once the Go code they could hurt is done (see rlimits_linux.go).
 func execCommand(path string, p *specs.Process) error {
+	if err := applyRlimits(p.Rlimits); err != nil {
+		return err
+	}
 	if err := unix.Exec(path, p.Args, p.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
@@ -148,7 +151,14 @@ func lookPath(p *specs.Process) (string, error) {
 		}
 	}
 	path, err := rootfs.LookPath("/", p.Args[0], search)
-	if err != nil {
+	switch {
+	case errors.Is(err, rootfs.ErrNotFound):
+		// runc's words, which Docker's client turns into exit status 127 (and "permission
+		// denied" into 126).
+		return "", fmt.Errorf("exec: %q: executable file not found in $PATH: %w", p.Args[0], err)
+	case errors.Is(err, rootfs.ErrNotRunnable):
+		return "", fmt.Errorf("exec: %q: permission denied: %w", p.Args[0], err)
+	case err != nil:
 		return "", fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
 	return path, nil
@@ -234,22 +244,6 @@ func setCapabilities(c *specs.LinuxCapabilities) error {
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(bit), 0, 0); err != nil {
 			return fmt.Errorf("raise ambient %s (it must be permitted and inheritable too): %w", capabilityNames[bit], err)
-		}
-	}
-	return nil
-}
-
-// setRlimits sets the process's resource limits from outside, with prlimit(2), as runc does:
-// raising a hard limit needs CAP_SYS_RESOURCE, which the runtime has on the host and the
-// process may lack inside its user namespace; and a limit the kernel refuses fails `create`
-// or `exec` with a clear error instead of killing the process later.
-//
-// Equivalent to: `prlimit --pid PID --nofile=SOFT:HARD`.
-func setRlimits(pid int, rlimits []specs.POSIXRlimit) error {
-	for _, rl := range rlimits {
-		limit := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := unix.Prlimit(pid, rlimitResources[rl.Type], &limit, nil); err != nil {
-			return fmt.Errorf("set %s to %d:%d: %w", rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
 	return nil

@@ -35,8 +35,10 @@ func prepareRootfs(cfg *initConfig) error {
 	if err := (mount.Mount{Target: "/", Flags: propagation}).Apply(); err != nil {
 		return err
 	}
-	if propagation&unix.MS_SHARED != 0 {
-		// pivot_root refuses a new root whose parent mount is shared.
+	if propagation&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
+		// pivot_root refuses a new root whose parent mount is shared, and a bind of the root
+		// (below) is refused under an unbindable one. The propagation asked for is given to
+		// the container's own root after pivot_root (see switchRoot).
 		if err := makeParentPrivate(cfg.Rootfs); err != nil {
 			return err
 		}
@@ -84,24 +86,82 @@ func devIsBindMounted(spec *specs.Spec) bool {
 }
 
 // mountOne performs one entry of the config's mounts.
+//
+// The destination is looked up inside the root by the kernel (rootfs.CreateInRoot: openat2
+// with RESOLVE_IN_ROOT), created if missing, and mounted on through its descriptor
+// (/proc/self/fd/N), never through its path again: between a lookup by path and a mount
+// by path, a process that shares a volume with this container could swap a directory for
+// a symlink and have the mount land anywhere on the host (CVE-2021-30465). A symlink in the
+// image is followed, but inside the root only; procfs and sysfs (and the /dev tmpfs) must
+// go on real directories, and nothing but procfs may cover anything in /proc.
 func mountOne(cfg *initConfig, m specs.Mount) error {
 	o, err := parseMountOptions(m.Options)
 	if err != nil {
 		return err
 	}
-	dest, err := rootfs.Resolve(cfg.Rootfs, m.Destination)
+	root, err := rootfs.OpenRoot(cfg.Rootfs)
 	if err != nil {
 		return err
 	}
+	defer root.Close()
+	bind := o.bind || m.Type == "bind"
+	dir := true
+	if bind {
+		if dir, err = bindSourceIsDir(cfg, m); err != nil {
+			return err
+		}
+	} else if err := checkRealDirectory(root, m); err != nil {
+		return err
+	}
+	target, err := rootfs.CreateInRoot(root, m.Destination, dir)
+	if err != nil {
+		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
+	}
+	defer target.Close()
+	inside, err := rootfs.PathInRoot(root, target)
+	if err != nil {
+		return err
+	}
+	if err := checkProcDestination(m, inside); err != nil {
+		return err
+	}
+	// Once mounted on, the descriptor still names the directory underneath; what follows
+	// (remounts, propagation, the cgroup tree) needs the new mount, opened again.
+	var reopened []*os.File
+	defer func() {
+		for _, f := range reopened {
+			f.Close()
+		}
+	}()
+	mounted := func() (string, error) {
+		f, err := rootfs.OpenInRoot(root, inside, unix.O_PATH)
+		if err != nil {
+			return "", fmt.Errorf("open %s after mounting on it: %w", m.Destination, err)
+		}
+		if again, err := rootfs.PathInRoot(root, f); err != nil || again != inside {
+			f.Close()
+			return "", fmt.Errorf("%s moved while it was mounted on (now %q)", m.Destination, again)
+		}
+		reopened = append(reopened, f)
+		return rootfs.FdPath(f), nil
+	}
+	dest := rootfs.FdPath(target)
 	switch {
-	case o.bind || m.Type == "bind":
-		err = bindMount(cfg, m, o, dest)
+	case bind:
+		err = bindMount(cfg, m, o, dest, mounted)
 	case m.Type == "cgroup":
-		err = mountCgroup(cfg, o, dest)
+		err = mountCgroup(cfg, o, dest, mounted)
 	default:
-		err = mountFS(m, o, dest)
+		err = mountFS(m, o, dest, mounted)
 	}
 	if err != nil {
+		// The errors name the target as the kernel got it, /proc/self/fd/N: say which.
+		return fmt.Errorf("%s in the container (%s): %w", m.Destination, dest, err)
+	}
+	if len(o.propagation) == 0 && o.attrSet == 0 && o.attrClear == 0 {
+		return nil
+	}
+	if dest, err = mounted(); err != nil {
 		return err
 	}
 	for _, p := range o.propagation {
@@ -112,17 +172,85 @@ func mountOne(cfg *initConfig, m specs.Mount) error {
 	if o.attrSet != 0 || o.attrClear != 0 {
 		attr := unix.MountAttr{Attr_set: o.attrSet, Attr_clr: o.attrClear}
 		if err := unix.MountSetattr(-1, dest, unix.AT_RECURSIVE, &attr); err != nil {
-			return fmt.Errorf("set recursive attributes %#x (clear %#x) on %s: %w", o.attrSet, o.attrClear, dest, err)
+			return fmt.Errorf("set recursive attributes %#x (clear %#x) on %s: %w", o.attrSet, o.attrClear, m.Destination, err)
 		}
 	}
 	return nil
 }
 
-// mountFS mounts a file system (proc, tmpfs, sysfs, devpts, mqueue, or a device).
-func mountFS(m specs.Mount, o mountOptions, dest string) error {
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return fmt.Errorf("make mount point %s: %w", dest, err)
+// bindSourceIsDir says whether a bind mount's source is a directory (else a file).
+func bindSourceIsDir(cfg *initConfig, m specs.Mount) (bool, error) {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(cfg.Bundle, src)
 	}
+	info, err := os.Stat(src)
+	if err != nil {
+		return false, fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
+	}
+	return info.IsDir(), nil
+}
+
+// checkRealDirectory refuses to mount procfs or sysfs (or the tmpfs of /dev) where the
+// image has a symlink or a file: an image whose /proc is a symlink to /tmp would otherwise
+// get the container's procfs at /tmp, and an empty /proc, which tools take for no procfs
+// at all; the masked and read-only paths would then hide nothing. runc refuses the same.
+func checkRealDirectory(root *os.File, m specs.Mount) error {
+	if m.Type != "proc" && m.Type != "sysfs" && filepath.Clean(m.Destination) != "/dev" {
+		return nil
+	}
+	clean := filepath.Clean("/" + m.Destination)
+	parent, err := rootfs.OpenInRoot(root, filepath.Dir(clean), unix.O_PATH|unix.O_DIRECTORY)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s on %s: %w", m.Type, m.Destination, err)
+	}
+	defer parent.Close()
+	var st unix.Stat_t
+	err = unix.Fstatat(int(parent.Fd()), filepath.Base(clean), &st, unix.AT_SYMLINK_NOFOLLOW)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil
+	case err != nil:
+		return fmt.Errorf("mount %s on %s: %w", m.Type, m.Destination, err)
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		buf := make([]byte, 4096)
+		n, _ := unix.Readlinkat(int(parent.Fd()), filepath.Base(clean), buf)
+		return fmt.Errorf("mount %s on %s: the image's %s is a symlink (to %q), not a directory: refused", m.Type, m.Destination, clean, buf[:n])
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("mount %s on %s: the image's %s is not a directory: refused", m.Type, m.Destination, clean)
+	}
+	return nil
+}
+
+// procFiles are the files of /proc that a mount may replace: the ones lxcfs serves with a
+// container's own figures (runc allows the same list). Anything else under /proc is the
+// kernel's, and a mount over, say, /proc/self/attr or /proc/sys would hide or replace
+// what the hardening relies on (CVE-2019-19921).
+var procFiles = []string{
+	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+	"/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+}
+
+// checkProcDestination refuses a mount that would land in /proc, where the destination
+// ended up (inside) after every symlink was followed: only procfs itself goes at /proc.
+func checkProcDestination(m specs.Mount, inside string) error {
+	if inside != "/proc" && !strings.HasPrefix(inside, "/proc/") {
+		return nil
+	}
+	if (inside == "/proc" && m.Type == "proc") || (inside != "/proc" && slices.Contains(procFiles, inside)) {
+		return nil
+	}
+	if inside != filepath.Clean(m.Destination) {
+		return fmt.Errorf("mount %s on %s: it leads to %s, inside /proc: refused", m.Source, m.Destination, inside)
+	}
+	return fmt.Errorf("mount %s on %s: nothing but procfs may be mounted inside /proc", m.Source, m.Destination)
+}
+
+// mountFS mounts a file system (proc, tmpfs, sysfs, devpts, mqueue, or a device).
+func mountFS(m specs.Mount, o mountOptions, dest string, mounted func() (string, error)) error {
 	err := mount.Mount{Source: m.Source, Target: dest, FSType: m.Type, Flags: o.flags, Data: o.data}.Apply()
 	if errors.Is(err, unix.EPERM) && (m.Type == "sysfs" || m.Type == "mqueue") {
 		// A user namespace that shares the host's network (or IPC) namespace may not mount a
@@ -130,6 +258,9 @@ func mountFS(m specs.Mount, o mountOptions, dest string) error {
 		// host's is bind-mounted instead, with the same flags.
 		host := map[string]string{"sysfs": "/sys", "mqueue": "/dev/mqueue"}[m.Type]
 		if err := (mount.Mount{Source: host, Target: dest, Flags: unix.MS_BIND | unix.MS_REC}).Apply(); err != nil {
+			return err
+		}
+		if dest, err = mounted(); err != nil {
 			return err
 		}
 		return remount(dest, o.flags)
@@ -141,17 +272,10 @@ func mountFS(m specs.Mount, o mountOptions, dest string) error {
 // with the bind itself (the kernel ignores them), so a second call remounts the bind.
 //
 // Equivalent to: `mount --bind SRC DEST && mount -o remount,bind,ro DEST`.
-func bindMount(cfg *initConfig, m specs.Mount, o mountOptions, dest string) error {
+func bindMount(cfg *initConfig, m specs.Mount, o mountOptions, dest string, mounted func() (string, error)) error {
 	src := m.Source
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(cfg.Bundle, src)
-	}
-	info, err := os.Stat(src)
-	if err != nil {
-		return fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
-	}
-	if err := makeMountPoint(dest, info.IsDir()); err != nil {
-		return err
 	}
 	flags := uintptr(unix.MS_BIND)
 	if o.recursive {
@@ -165,6 +289,10 @@ func bindMount(cfg *initConfig, m specs.Mount, o mountOptions, dest string) erro
 		}
 	}
 	if o.flags&^unix.MS_REMOUNT != 0 {
+		dest, err := mounted()
+		if err != nil {
+			return err
+		}
 		return remount(dest, o.flags)
 	}
 	return nil
@@ -218,10 +346,7 @@ func remount(dest string, flags uintptr) error {
 // the root, because the namespace was made once the init was in its group. Without one, the
 // container's group directories are bind-mounted from the host, so it still sees only its
 // own. On v1, each hierarchy gets a directory in a small tmpfs, as on a host.
-func mountCgroup(cfg *initConfig, o mountOptions, dest string) error {
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return fmt.Errorf("make mount point %s: %w", dest, err)
-	}
+func mountCgroup(cfg *initConfig, o mountOptions, dest string, mounted func() (string, error)) error {
 	g := cfg.Cgroup
 	if g == nil {
 		return errors.New("mount cgroup: the container has no cgroup")
@@ -234,9 +359,18 @@ func mountCgroup(cfg *initConfig, o mountOptions, dest string) error {
 		if err := (mount.Mount{Source: g.Paths[""], Target: dest, Flags: unix.MS_BIND}).Apply(); err != nil {
 			return err
 		}
+		dest, err := mounted()
+		if err != nil {
+			return err
+		}
 		return remount(dest, o.flags)
 	}
 	if err := (mount.Mount{Source: "tmpfs", Target: dest, FSType: "tmpfs", Flags: flags, Data: "mode=755"}).Apply(); err != nil {
+		return err
+	}
+	// The hierarchies go into the tmpfs just mounted, which a fresh descriptor names.
+	dest, err := mounted()
+	if err != nil {
 		return err
 	}
 	hierarchies := map[string][]string{}
@@ -366,9 +500,14 @@ func createDevice(cfg *initConfig, d specs.LinuxDevice) error {
 // pivot_root is refused), the root is moved over "/" and chrooted into, which leaves the old
 // root reachable to a process that escapes the chroot.
 //
+// Then the container's root gets the config's rootfsPropagation, as crun gives it: set on
+// the host's "/" before the bind, it could not reach the root, which is a bind made under a
+// private parent. "shared" starts a peer group of the container's own (a bind of "/" inside
+// sees mounts made later, and nothing reaches the host); "unbindable" forbids binding it.
+//
 // Equivalent to: `pivot_root . . && mount --make-rslave . && umount -l .`, or
-// `mount --move . / && chroot .`.
-func switchRoot(noPivot bool) error {
+// `mount --move . / && chroot .`; then `mount --make-shared /` (or the propagation asked).
+func switchRoot(noPivot bool, rootfsPropagation string) error {
 	if noPivot {
 		if err := (mount.Mount{Source: ".", Target: "/", Flags: unix.MS_MOVE}).Apply(); err != nil {
 			return err
@@ -376,18 +515,24 @@ func switchRoot(noPivot bool) error {
 		if err := unix.Chroot("."); err != nil {
 			return fmt.Errorf("chroot into the container's root: %w", err)
 		}
-		return os.Chdir("/")
+	} else {
+		if err := unix.PivotRoot(".", "."); err != nil {
+			return fmt.Errorf("pivot_root into the container's root: %w", err)
+		}
+		if err := (mount.Mount{Target: ".", Flags: unix.MS_SLAVE | unix.MS_REC}).Apply(); err != nil {
+			return err
+		}
+		if err := mount.Unmount("."); err != nil {
+			return fmt.Errorf("detach the old root: %w", err)
+		}
 	}
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root into the container's root: %w", err)
-	}
-	if err := (mount.Mount{Target: ".", Flags: unix.MS_SLAVE | unix.MS_REC}).Apply(); err != nil {
+	if err := os.Chdir("/"); err != nil {
 		return err
 	}
-	if err := mount.Unmount("."); err != nil {
-		return fmt.Errorf("detach the old root: %w", err)
+	if rootfsPropagation != "" {
+		return mount.Mount{Target: "/", Flags: propagationFlags[rootfsPropagation]}.Apply()
 	}
-	return os.Chdir("/")
+	return nil
 }
 
 // maskPaths hides paths under /dev/null (a file) or an empty read-only tmpfs (a directory).

@@ -134,7 +134,7 @@ func Validate(spec *specs.Spec) error {
 	for field, set := range map[string]bool{
 		"solaris": spec.Solaris != nil, "windows": spec.Windows != nil, "vm": spec.VM != nil,
 		"zos": spec.ZOS != nil, "freebsd": spec.FreeBSD != nil,
-		"linux.mountLabel (SELinux)": spec.Linux.MountLabel != "",
+		"linux.mountLabel (SELinux)": spec.Linux.MountLabel != "" && selinuxEnabled(),
 		"linux.intelRdt":             spec.Linux.IntelRdt != nil,
 		"linux.memoryPolicy":         spec.Linux.MemoryPolicy != nil,
 		"linux.netDevices":           len(spec.Linux.NetDevices) > 0,
@@ -184,6 +184,55 @@ func Validate(spec *specs.Spec) error {
 	return nil
 }
 
+// checkNamespacePath makes sure the file a namespace entry names is a namespace of that
+// entry's type, so that a config that names the wrong file fails here with its name rather
+// than joining the wrong namespace (setns(2) with no type given joins whatever the file
+// is). The container may join another's mount namespace (a pod's, say), but never the
+// runtime's own: that is the host's, and the container's mounts would land there.
+//
+// Equivalent to: `lsns --type TYPE` listing the namespace of `readlink PATH`.
+func checkNamespacePath(ns specs.LinuxNamespace) error {
+	if !filepath.IsAbs(ns.Path) {
+		return fmt.Errorf("linux.namespaces: path %q of the %s namespace is not absolute", ns.Path, ns.Type)
+	}
+	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("linux.namespaces: path %s of the %s namespace: %w", ns.Path, ns.Type, err)
+	}
+	defer unix.Close(fd)
+	kind, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if err != nil {
+		return fmt.Errorf("linux.namespaces: path %s of the %s namespace is not a namespace file: %w", ns.Path, ns.Type, err)
+	}
+	if want := namespaceFlags[ns.Type].flag; kind != want {
+		got := fmt.Sprintf("%#x", kind)
+		for typ, f := range namespaceFlags {
+			if f.flag == kind {
+				got = string(typ)
+			}
+		}
+		return fmt.Errorf("linux.namespaces: path %s of the %s namespace is a %s namespace", ns.Path, ns.Type, got)
+	}
+	if ns.Type == specs.MountNamespace {
+		var theirs, ours unix.Stat_t
+		if unix.Fstat(fd, &theirs) == nil && unix.Stat("/proc/self/ns/mnt", &ours) == nil && theirs.Ino == ours.Ino && theirs.Dev == ours.Dev {
+			return fmt.Errorf("%w: linux.namespaces: path %s is the runtime's own mount namespace (its mounts would be the host's)", ErrUnsupported, ns.Path)
+		}
+	}
+	return nil
+}
+
+// selinuxEnabled reports whether the host runs SELinux: selinuxfs is mounted. Without it a
+// mount label has nothing to be checked against and changes nothing, so a config that
+// carries one (as Docker's does on any host) is accepted, as runc and crun accept it; with
+// it, the label would be a promise this runtime does not keep, so it is refused.
+//
+// Equivalent to: `stat -f -c %T /sys/fs/selinux` printing selinuxfs.
+func selinuxEnabled() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/selinux", &st) == nil && uint32(st.Type) == unix.SELINUX_MAGIC
+}
+
 func validateNamespaces(spec *specs.Spec) error {
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range spec.Linux.Namespaces {
@@ -194,12 +243,16 @@ func validateNamespaces(spec *specs.Spec) error {
 			return fmt.Errorf("linux.namespaces: %s is listed twice", ns.Type)
 		}
 		seen[ns.Type] = true
-		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
-			return fmt.Errorf("linux.namespaces: path %q of the %s namespace is not absolute", ns.Path, ns.Type)
+		if ns.Path != "" {
+			if err := checkNamespacePath(ns); err != nil {
+				return err
+			}
 		}
 	}
-	if !newNamespace(spec, specs.MountNamespace) {
-		return fmt.Errorf("%w: a container without a new mount namespace (its mounts would be the host's)", ErrUnsupported)
+	if _, ok := namespaceOf(spec, specs.MountNamespace); !ok {
+		// runc would mount the container's root, /proc and /dev on the host and leave them
+		// there; crun makes a mount namespace anyway.
+		return fmt.Errorf("%w: a container without a mount namespace (its mounts would be the host's)", ErrUnsupported)
 	}
 	maps := len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0
 	switch {
@@ -226,6 +279,9 @@ func ValidateProcess(p *specs.Process) error {
 	}
 	if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
 		return fmt.Errorf("process.cwd %q is not absolute", p.Cwd)
+	}
+	if err := validateUser(p.User); err != nil {
+		return err
 	}
 	for field, set := range map[string]bool{
 		"process.apparmorProfile (AppArmor)": p.ApparmorProfile != "",

@@ -78,10 +78,12 @@ type Store struct {
 // Open opens (and makes, if needed) the containers directory under root.
 func Open(root string) (*Store, error) {
 	dir := filepath.Join(root, "containers")
-	// 0711: others may pass through but not list. A container in a user namespace runs as
-	// an unprivileged host uid, and must reach its own writable layer.
-	if err := os.MkdirAll(dir, 0o711); err != nil {
-		return nil, fmt.Errorf("open state in %s: %w", root, err)
+	// Passage directories (see PassageDir): a container in a user namespace runs as an
+	// unprivileged host uid, and must reach its own writable layer; nobody else may.
+	for _, d := range []string{root, dir} {
+		if err := PassageDir(d); err != nil {
+			return nil, fmt.Errorf("open state in %s: %w", root, err)
+		}
 	}
 	return &Store{dir: dir}, nil
 }
@@ -109,7 +111,7 @@ func (s *Store) Create(name string, record any) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{Name: name, Dir: filepath.Join(s.dir, name)}
-	if err := os.Mkdir(c.Dir, 0o711); err != nil {
+	if err := os.Mkdir(c.Dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("a container named %q exists already: remove it first", name)
 		}
@@ -126,6 +128,9 @@ func (s *Store) Create(name string, record any) (*Container, error) {
 		return fail(err)
 	}
 	c.lock = lock
+	if err := PassageDir(c.Dir); err != nil {
+		return fail(err)
+	}
 	for _, dir := range []string{c.Upper(), c.Work(), c.Merged()} {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return fail(err)

@@ -17,6 +17,7 @@ func TestCollectScoresLeafChecks(t *testing.T) {
 		`{"Action":"pass","Package":"containerlabs/01-chroot","Test":"TestLab01/good_check"}`,
 		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check"}`,
 		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check","Output":"        \tMessages:   \thint: mount /proc first\n"}`,
+		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check","Output":"        stderr| 01-chroot: pivot_root: invalid argument\n"}`,
 		`{"Action":"fail","Package":"containerlabs/01-chroot","Test":"TestLab01/bad_check"}`,
 		`{"Action":"run","Package":"containerlabs/01-chroot","Test":"TestLab01/skipped_check"}`,
 		`{"Action":"output","Package":"containerlabs/01-chroot","Test":"TestLab01/skipped_check","Output":"    x_test.go:12: needs root: run with sudo\n"}`,
@@ -39,6 +40,7 @@ func TestCollectScoresLeafChecks(t *testing.T) {
 	require.Len(t, lab.Checks, 4, "TestLab01 has subtests, so it is not a check itself")
 	assert.Equal(t, "bad check", lab.Checks[1].Name)
 	assert.Equal(t, []string{"mount /proc first"}, lab.Checks[1].Hints)
+	assert.Equal(t, []string{"01-chroot: pivot_root: invalid argument"}, lab.Checks[1].Stderr, "the program's stderr, as the check quoted it")
 	assert.Equal(t, []string{"needs root: run with sudo"}, lab.Checks[2].Hints)
 	assert.Equal(t, []string{"containerlabs/labs/rootfs"}, report.Packages, "other packages' failures are reported too")
 }
@@ -85,4 +87,34 @@ func TestHintsPutAStarterTodoFirst(t *testing.T) {
 		`TODO(lab 02): read the links ("net:[4026531840]")`,
 		"name the limit in the OOM message",
 	}, hints(output), "each TODO once, unquoted, before the check's own hints")
+}
+
+func TestSummaryOneLinePerPackage(t *testing.T) {
+	events := strings.Join([]string{
+		`{"Action":"run","Package":"containerlabs/labs/cgroup","Test":"TestA"}`,
+		`{"Action":"pass","Package":"containerlabs/labs/cgroup","Test":"TestA"}`,
+		`{"Action":"run","Package":"containerlabs/labs/cgroup","Test":"TestB"}`,
+		`{"Action":"output","Package":"containerlabs/labs/cgroup","Test":"TestB","Output":"    b_test.go:9: v2 has one tree\n"}`,
+		`{"Action":"skip","Package":"containerlabs/labs/cgroup","Test":"TestB"}`,
+		`{"Action":"pass","Package":"containerlabs/labs/cgroup","Elapsed":1.5}`,
+		`{"Action":"run","Package":"containerlabs/04-cgroups","Test":"TestLab04"}`,
+		`{"Action":"run","Package":"containerlabs/04-cgroups","Test":"TestLab04/oom"}`,
+		`{"Action":"output","Package":"containerlabs/04-cgroups","Test":"TestLab04/oom","Output":"        \tMessages:   \thint: set memory.max\n"}`,
+		`{"Action":"fail","Package":"containerlabs/04-cgroups","Test":"TestLab04/oom"}`,
+		`{"Action":"run","Package":"containerlabs/04-cgroups","Test":"TestLab04/hung"}`,
+	}, "\n")
+	var out strings.Builder
+	failed, err := summarize(strings.NewReader(events), &out, false)
+	require.NoError(t, err)
+	assert.True(t, failed)
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	require.Len(t, lines, 7, out.String())
+	assert.Regexp(t, `^  ok   labs/cgroup +1 passed,  1 skipped,  0 failed  1.5s$`, lines[0])
+	assert.Equal(t, "         skip TestB: v2 has one tree", lines[1])
+	assert.Regexp(t, `^  FAIL 04-cgroups +0 passed,  0 skipped,  2 failed  did not finish$`, lines[2],
+		"a package whose binary never finished failed, and so did its test that never reported")
+	assert.Equal(t, "         FAIL TestLab04/hung", lines[3])
+	assert.Equal(t, "         FAIL TestLab04/oom", lines[4])
+	assert.Equal(t, "           | set memory.max", lines[5])
+	assert.Equal(t, "1 passed, 2 failed, 1 skipped", lines[6])
 }

@@ -3,6 +3,7 @@
 //
 //	grade [--bin DIR | --src DIR] [--json FILE] [--verbose] [LAB...]
 //	grade --from-json FILE [--json FILE] [--verbose]
+//	grade --from-json FILE --summary [--verbose]
 //
 // A check is a leaf test in a lab's folder (a subtest of TestLabNN). With --bin, the checks
 // run against the binaries in DIR (a learner's build) instead of the reference source.
@@ -12,6 +13,8 @@
 // harness they use, are this repository's: a learner's tree cannot change its own grade.
 // --from-json reads the output of an earlier `go test -json` run instead of running the
 // tests, so that scripts/test.sh runs every test once and still prints the grades.
+// --summary prints, instead of the grades, one line per package with its skipped and failed
+// tests, for runs that are not graded (the cgroup v2 VM's: scripts/cgroup2-vm.sh).
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,6 +45,9 @@ type Check struct {
 	Name   string   `json:"name"`
 	Result string   `json:"result"` // pass, fail or skip
 	Hints  []string `json:"hints,omitempty"`
+	// Stderr is the end of what the lab's program wrote to its standard error in the last
+	// run of a failed check (labs/labtest logs it as "stderr| " lines).
+	Stderr []string `json:"stderr,omitempty"`
 	// Output is the check's full test output, kept for --verbose and the JSON report.
 	Output string `json:"output,omitempty"`
 }
@@ -78,7 +85,12 @@ func main() {
 	fromJSON := flag.String("from-json", "", "read `go test -json` output from `FILE` (- for stdin) instead of running tests")
 	jsonOut := flag.String("json", "", "also write the report as JSON to `FILE`")
 	verbose := flag.Bool("verbose", false, "print the full output of failed checks")
+	summary := flag.Bool("summary", false, "with --from-json: one line per package and the skipped and failed tests, no grades")
 	flag.Parse()
+
+	if *summary {
+		os.Exit(summarizeFile(*fromJSON, *verbose))
+	}
 
 	if *src != "" && (*bin != "" || *fromJSON != "") {
 		fmt.Fprintln(os.Stderr, "grade: --src builds the binaries itself: it goes with neither --bin nor --from-json")
@@ -89,6 +101,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "grade:", err)
 	}
 	os.Exit(code)
+}
+
+// summarizeFile runs summarize on a file of events (- for stdin) and returns the exit status.
+func summarizeFile(path string, verbose bool) int {
+	if path == "" {
+		fmt.Fprintln(os.Stderr, "grade: --summary reads the events of --from-json FILE")
+		return 2
+	}
+	in := os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "grade:", err)
+			return 2
+		}
+		defer f.Close()
+		in = f
+	}
+	failed, err := summarize(in, os.Stdout, verbose)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "grade:", err)
+		return 2
+	}
+	if failed {
+		return 1
+	}
+	return 0
 }
 
 func grade(bin, src, fromJSON, jsonOut string, verbose bool, labs []string) (int, error) {
@@ -380,6 +419,7 @@ func collect(r io.Reader, wanted []string) (*Report, error) {
 		check := Check{Name: checkName(k.test), Result: result, Output: output}
 		if result == "fail" {
 			check.Hints = hints(output)
+			check.Stderr = stderrTail(output)
 		}
 		if result == "skip" {
 			check.Hints = skipReason(output)
@@ -473,6 +513,17 @@ func hints(output string) []string {
 	return found
 }
 
+// stderrTail returns the lines of the program's standard error that a failed check quoted.
+func stderrTail(output string) []string {
+	var lines []string
+	for line := range strings.SplitSeq(output, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "stderr| "); ok {
+			lines = append(lines, rest)
+		}
+	}
+	return lines
+}
+
 // unquoteTail turns a line's end that is part of a quoted string, as testify prints the
 // output it compared (`TODO(lab 03): start the child\n" does not contain "x"`), back into
 // the line the program wrote: up to the escaped newline, with its quotes unescaped.
@@ -520,6 +571,19 @@ func print(w io.Writer, report *Report, verbose bool) {
 			fmt.Fprintf(w, "  %s  %s\n", mark, c.Name)
 			for _, h := range c.Hints {
 				fmt.Fprintf(w, "        %s\n", h)
+			}
+			// The end of the program's stderr, less what the hints already said (the TODOs).
+			var tail []string
+			for _, l := range c.Stderr {
+				if !slices.Contains(c.Hints, strings.TrimSpace(l)) {
+					tail = append(tail, l)
+				}
+			}
+			if !verbose && len(tail) > 0 {
+				fmt.Fprintf(w, "        the program's stderr ended with:\n")
+				for _, l := range tail {
+					fmt.Fprintf(w, "        | %s\n", l)
+				}
 			}
 			if verbose && c.Result == "fail" {
 				for line := range strings.SplitSeq(strings.TrimRight(c.Output, "\n"), "\n") {

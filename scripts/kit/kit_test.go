@@ -20,8 +20,8 @@ import (
 )
 
 // deltaBudget is how many lines a lab's main.go may add to or remove from the previous
-// lab's (as scripts/labdiff.sh counts them) before the step is too big to follow in one
-// sitting. Lab 08 is exempt: it is not one more step but a new program, the engine's command
+// lab's (the first part of scripts/labdiff.sh's diff; the library code it teaches comes
+// after) before the step is too big to follow in one sitting. Lab 08 is exempt: it is not one more step but a new program, the engine's command
 // line, whose run is the three calls into labs/engine that its walkthrough reads.
 const deltaBudget = 250
 
@@ -46,7 +46,7 @@ func labs(t *testing.T) []string {
 
 func TestLabDiffs(t *testing.T) {
 	root := repo(t)
-	for _, lab := range labs(t)[1:] {
+	for i, lab := range labs(t) {
 		t.Run(lab, func(t *testing.T) {
 			out, err := exec.Command(filepath.Join(root, "scripts/labdiff.sh"), lab).Output()
 			require.NoError(t, err, "scripts/labdiff.sh %s", lab)
@@ -55,8 +55,24 @@ func TestLabDiffs(t *testing.T) {
 			assert.Equal(t, string(stored), string(out),
 				"docs/diffs/%s.diff is stale: run scripts/labdiff.sh --write and commit it", lab)
 
+			// The second part, the library code the lab teaches: every lab with marked
+			// regions in labs/ shows its system calls.
+			steps, syscalls, _ := strings.Cut(string(out), "# What lab ")
+			marked, err := exec.Command("grep", "-rl", "--include=*.go", "--exclude=*_test.go", "// lab:"+lab[:2]+" begin", filepath.Join(root, "labs")).Output()
+			if err == nil && len(marked) > 0 {
+				assert.NotEmpty(t, syscalls, "the diff of %s should show the library code it teaches (labs/, marked lab:%s)", lab, lab[:2])
+			}
+			walkthrough, err := os.ReadFile(filepath.Join(root, lab, "README.md"))
+			require.NoError(t, err)
+			assert.True(t, strings.Contains(string(walkthrough), "](../docs/diffs/"+lab+".diff)"),
+				"%s/README.md should link to the lab's diff, docs/diffs/%s.diff", lab, lab)
+			if i == 0 {
+				assert.Empty(t, strings.TrimSpace(steps), "the first lab has no previous main.go to compare with")
+				return
+			}
+
 			changed := 0
-			for line := range strings.SplitSeq(string(out), "\n") {
+			for line := range strings.SplitSeq(steps, "\n") {
 				if (strings.HasPrefix(line, "+") || strings.HasPrefix(line, "-")) &&
 					!strings.HasPrefix(line, "+++") && !strings.HasPrefix(line, "---") {
 					changed++
@@ -68,11 +84,6 @@ func TestLabDiffs(t *testing.T) {
 				assert.LessOrEqual(t, changed, deltaBudget,
 					"%s/main.go changes %d lines of the previous lab's: move code into labs/ until the step is small", lab, changed)
 			}
-
-			walkthrough, err := os.ReadFile(filepath.Join(root, lab, "README.md"))
-			require.NoError(t, err)
-			assert.True(t, strings.Contains(string(walkthrough), "](../docs/diffs/"+lab+".diff)"),
-				"%s/README.md should link to the lab's diff, docs/diffs/%s.diff", lab, lab)
 		})
 	}
 }
@@ -150,5 +161,32 @@ func TestKoreanWalkthroughs(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, strings.Contains(string(koText), "(README.md)"), "%s/README.ko.md should link back to the English", dir)
 		})
+	}
+}
+
+// TestEscapeMatrices checks that the walkthroughs show the escape gallery's matrix as
+// labs/labtest.Gallery expects it: README.md (and its translation) all of it, each lab its
+// own column under "What is still open".
+func TestEscapeMatrices(t *testing.T) {
+	root := repo(t)
+	expected := func(labs ...string) string {
+		cmd := exec.Command("go", append([]string{"run", "./scripts/escapes", "--expected"}, labs...)...)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		require.NoError(t, err, "go run ./scripts/escapes --expected %v", labs)
+		return "```text\n" + string(out) + "```\n"
+	}
+	for _, readme := range []string{"README.md", "README.ko.md"} {
+		data, err := os.ReadFile(filepath.Join(root, readme))
+		require.NoError(t, err)
+		assert.Contains(t, string(data), expected(), "%s should show the whole matrix: go run ./scripts/escapes --expected", readme)
+	}
+	for _, lab := range labs(t) {
+		column := expected(lab[:2])
+		for _, readme := range []string{"README.md", "README.ko.md"} {
+			data, err := os.ReadFile(filepath.Join(root, lab, readme))
+			require.NoError(t, err)
+			assert.Contains(t, string(data), column, "%s/%s should end with the lab's column: go run ./scripts/escapes --expected %s", lab, readme, lab[:2])
+		}
 	}
 }

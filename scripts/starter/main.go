@@ -4,6 +4,11 @@
 // to call it.
 //
 //	starter [-repo DIR] LAB OUTDIR        LAB is 4, 04 or 04-cgroups
+//	starter [-repo DIR] -list             list every marked region: FILE:LINE LAB HINT
+//	starter [-repo DIR] -mutant FILE:LINE OUTDIR
+//	                                      the reference with only the region that begins at
+//	                                      FILE:LINE replaced, for the kit's mutation run
+//	                                      (scripts/kit), which builds what it grades
 //
 // The lesson's code is marked in the reference solution with comments, so the reference
 // compiles and runs exactly as without them:
@@ -24,7 +29,12 @@
 //
 // Later labs are blanked too, not left out: a learner works through the whole day in one
 // tree, and one who falls behind generates the starter of the lab the room is on, which
-// holds the solutions of all the labs before it.
+// holds the solutions of all the labs before it. Each lab's main.go repeats the steps of
+// the labs before it, marked with those labs' numbers, so lab 04's main.go is no answer
+// key to lab 03; and the lab diffs of docs/diffs (the answer, by construction) are
+// replaced by a note for the labs still to do. The starter refuses to write a tree in
+// which any line of a blanked solution is left (a line that appears nowhere in the
+// reference outside a marked region), in the Go code or the diffs.
 package main
 
 import (
@@ -45,21 +55,32 @@ import (
 // leftOut are the parts of the repository the starter does not contain: lab 08 and the
 // packages only it uses. The engine is the labs put together, to read and run, not to fill
 // in; a starter tree covers the workshop's labs 01-07.
-var leftOut = []string{".git", "bin", "08-engine", "labs/engine", "labs/runtime", "labs/build"}
+var leftOut = []string{".git", "bin", "08-engine", "labs/engine", "labs/runtime", "labs/build", "labs/compose"}
 
 var labDir = regexp.MustCompile(`^(\d\d)-[a-z0-9-]+$`)
 
 func main() {
 	repo := flag.String("repo", ".", "the reference `checkout` to copy")
+	list := flag.Bool("list", false, "list every marked region (FILE:LINE LAB HINT) and exit")
+	mutant := flag.String("mutant", "", "write the reference with only the region at `FILE:LINE` replaced")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: starter [-repo DIR] LAB OUTDIR   (LAB is 4, 04 or 04-cgroups)")
+		fmt.Fprintln(os.Stderr, "       starter [-repo DIR] -list | -mutant FILE:LINE OUTDIR")
 	}
 	flag.Parse()
-	if flag.NArg() != 2 {
+	var err error
+	switch {
+	case *list && flag.NArg() == 0:
+		err = listRegions(*repo)
+	case *mutant != "" && flag.NArg() == 1:
+		err = writeMutant(*repo, *mutant, flag.Arg(0))
+	case !*list && *mutant == "" && flag.NArg() == 2:
+		err = run(*repo, flag.Arg(0), flag.Arg(1))
+	default:
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*repo, flag.Arg(0), flag.Arg(1)); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
 		os.Exit(1)
 	}
@@ -80,21 +101,99 @@ func run(repo, labArg, out string) error {
 	if err := makeEmptyDir(out); err != nil {
 		return err
 	}
-	todos, err := copyTree(repo, out, lab, labs)
+	p := plan{blank: func(_ string, r region) bool { return r.lab >= lab }, hideDiffsFrom: lab}
+	todos, err := copyTree(repo, out, p, labs)
 	if err != nil {
 		return err
 	}
 	if err := writeGuide(out, lab, labs, todos); err != nil {
 		return err
 	}
-	build := exec.Command("go", "build", "./...")
-	build.Dir, build.Env = out, append(os.Environ(), "CGO_ENABLED=0")
-	if output, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("the starter in %s does not build (a region's starter code is wrong):\n%s", out, output)
+	if err := build(out); err != nil {
+		return err
 	}
 	fmt.Printf("starter for %s in %s: %s; %d TODOs from lab %02d on (see STARTER.md); it builds\n",
 		labs[lab], out, solvedText(lab, labs), len(todos), lab)
 	return nil
+}
+
+func build(out string) error {
+	build := exec.Command("go", "build", "./...")
+	build.Dir, build.Env = out, append(os.Environ(), "CGO_ENABLED=0")
+	if output, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("the tree in %s does not build (a region's starter code is wrong):\n%s", out, output)
+	}
+	return nil
+}
+
+// listRegions prints every marked region of the reference: where it begins, its lab, its hint.
+func listRegions(repo string) error {
+	return walkGo(repo, func(rel string, src []byte) error {
+		regions, err := parseRegions(rel, strings.Split(string(src), "\n"))
+		for _, r := range regions {
+			fmt.Printf("%s:%d %02d %s\n", rel, r.begin, r.lab, r.hint)
+		}
+		return err
+	})
+}
+
+// writeMutant writes the reference with one region, the one that begins at FILE:LINE,
+// replaced as a starter would replace it: a program that lacks exactly that step.
+func writeMutant(repo, where, out string) error {
+	file, line, ok := strings.Cut(where, ":")
+	n, err := strconv.Atoi(line)
+	if !ok || err != nil {
+		return fmt.Errorf("-mutant %q: want FILE:LINE, the line of a region's begin marker", where)
+	}
+	labs, err := markedLabs(repo)
+	if err != nil {
+		return err
+	}
+	if err := makeEmptyDir(out); err != nil {
+		return err
+	}
+	found := false
+	p := plan{blank: func(f string, r region) bool {
+		hit := f == filepath.ToSlash(file) && r.begin == n
+		found = found || hit
+		return hit
+	}}
+	if _, err := copyTree(repo, out, p, labs); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("-mutant %s: no region begins there (see -list)", where)
+	}
+	return nil // not built here: the mutation run builds the one program it grades
+}
+
+// walkGo calls f with every Go source file of the repository that is not a test, by its
+// path relative to repo, skipping what the starter leaves out.
+func walkGo(repo string, f func(rel string, src []byte) error) error {
+	return filepath.WalkDir(repo, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(repo, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if slices.Contains(leftOut, rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return f(rel, src)
+	})
 }
 
 // markedLabs maps the number of each lab that has marked regions to its folder's name.
@@ -152,10 +251,22 @@ func makeEmptyDir(out string) error {
 	return nil
 }
 
-// copyTree copies the repository into out, with the regions of lab and later labs replaced
-// in every Go file, and returns the TODOs it left, in file order.
-func copyTree(repo, out string, lab int, labs map[int]string) ([]todo, error) {
+// plan says which regions a copy replaces, and from which lab on the lab diffs are hidden
+// (0: none).
+type plan struct {
+	blank         func(file string, r region) bool
+	hideDiffsFrom int
+}
+
+var labDiff = regexp.MustCompile(`^docs/diffs/(\d\d)-[a-z0-9-]+\.diff$`)
+
+// copyTree copies the repository into out, with the regions the plan blanks replaced in
+// every Go file, and returns the TODOs it left, in file order. When the plan hides lab
+// diffs, it also makes sure that no line of a blanked solution is left in the tree.
+func copyTree(repo, out string, p plan, labs map[int]string) ([]todo, error) {
 	var todos []todo
+	answers := map[string]string{} // a blanked solution's line -> where it came from
+	common := map[string]bool{}    // every line of the reference outside the regions
 	err := filepath.WalkDir(repo, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -191,8 +302,17 @@ func copyTree(repo, out string, lab int, labs map[int]string) ([]todo, error) {
 		if err != nil {
 			return err
 		}
+		slashed := filepath.ToSlash(rel)
+		if m := labDiff.FindStringSubmatch(slashed); m != nil && p.hideDiffsFrom != 0 {
+			if n, _ := strconv.Atoi(m[1]); n >= p.hideDiffsFrom {
+				data = []byte(fmt.Sprintf("This diff is the answer to lab %s, which this starter tree leaves to you.\n"+
+					"Once you are done, compare with the reference: scripts/labdiff.sh %s, in the reference checkout.\n", m[1], m[1]))
+			}
+		}
 		if strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go") {
-			starter, found, err := transform(filepath.ToSlash(rel), data, lab)
+			blank := func(r region) bool { return p.blank(slashed, r) }
+			collectLines(slashed, data, blank, answers, common)
+			starter, found, err := transformRegions(slashed, data, blank)
 			if err != nil {
 				return err
 			}
@@ -208,8 +328,91 @@ func copyTree(repo, out string, lab int, labs map[int]string) ([]todo, error) {
 		}
 		return os.WriteFile(target, data, info.Mode().Perm())
 	})
+	if err != nil {
+		return nil, err
+	}
 	slices.SortStableFunc(todos, func(a, b todo) int { return a.Lab - b.Lab })
-	return todos, err
+	if p.hideDiffsFrom != 0 {
+		for line := range common {
+			delete(answers, line)
+		}
+		if leaks := findLeaks(out, answers); len(leaks) > 0 {
+			return nil, fmt.Errorf("the starter would give answers away; mark these lines in the reference as the lab's regions:\n  %s", strings.Join(leaks, "\n  "))
+		}
+	}
+	return todos, nil
+}
+
+// collectLines records the code lines of the regions blank chooses (answers) and of
+// everything outside regions (common), trimmed; comments and short lines (a brace, "return
+// nil") say nothing of an answer and are left out.
+func collectLines(file string, src []byte, blank func(region) bool, answers map[string]string, common map[string]bool) {
+	lines := strings.Split(string(src), "\n")
+	regions, err := parseRegions(file, lines)
+	if err != nil {
+		return // transform reports it
+	}
+	inRegion := make([]bool, len(lines)+1)
+	for _, r := range regions {
+		for n := r.begin; n <= r.stop; n++ {
+			inRegion[n] = true
+		}
+		if !blank(r) {
+			continue
+		}
+		given := map[string]bool{} // what the region's starter code hands out anyway
+		for _, l := range r.starter {
+			given[significant(l)] = true
+		}
+		for n := r.begin + 1; n < r.stop; n++ {
+			if line := significant(lines[n-1]); line != "" && !given[line] {
+				answers[line] = fmt.Sprintf("%s:%d (lab %02d)", file, n, r.lab)
+			}
+		}
+	}
+	for i, l := range lines {
+		if !inRegion[i+1] {
+			if line := significant(l); line != "" {
+				common[line] = true
+			}
+		}
+	}
+}
+
+func significant(line string) string {
+	line = strings.TrimSpace(line)
+	if len(line) < 16 || strings.HasPrefix(line, "//") {
+		return ""
+	}
+	return line
+}
+
+// findLeaks looks through the Go code (tests aside) and the lab diffs of the tree at out for
+// any of the answers' lines.
+func findLeaks(out string, answers map[string]string) []string {
+	var leaks []string
+	_ = filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(out, path)
+		isGo := strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go")
+		if !isGo && !labDiff.MatchString(filepath.ToSlash(rel)) {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		for i, l := range strings.Split(string(data), "\n") {
+			l = strings.TrimLeft(l, "+- ")
+			if from, ok := answers[significant(l)]; ok {
+				leaks = append(leaks, fmt.Sprintf("%s:%d repeats %s", rel, i+1, from))
+			}
+		}
+		return nil
+	})
+	return leaks
 }
 
 func solvedText(lab int, labs map[int]string) string {
@@ -242,6 +445,12 @@ Build and try your lab as the walkthrough shows, then grade it from the referenc
 whose checks are the judge (it builds this tree and runs the checks against your binaries):
 
 ` + fmt.Sprintf("    sudo scripts/grade.sh --src %s %s\n", "/path/to/this/tree", labs[lab]) + `
+Each lab's main.go repeats the steps of the labs before it, as the ladder goes (lab N is
+lab N-1 plus one step). Those steps are TODOs here too, under their own lab's number: when
+you reach the next lab, fill them in as you did before (copy them from your own main.go).
+A step you have not done yet says so on stderr when the program reaches it:
+` + "`TODO(lab NN): ... (skipped)`" + `.
+
 Fallen behind? From the reference checkout, ` + "`scripts/starter.sh NN NEWDIR`" + ` writes a new tree in
 which every lab before NN is solved.
 `)

@@ -102,6 +102,11 @@ func parseRegions(name string, lines []string) ([]region, error) {
 // longer uses are dropped, and errors is added when the replacement needs it. It returns
 // nil if the file has no markers.
 func transform(name string, src []byte, lab int) ([]byte, []todo, error) {
+	return transformRegions(name, src, func(r region) bool { return r.lab >= lab })
+}
+
+// transformRegions is transform with the choice of regions to replace made by blank.
+func transformRegions(name string, src []byte, blank func(region) bool) ([]byte, []todo, error) {
 	lines := strings.Split(string(src), "\n")
 	regions, err := parseRegions(name, lines)
 	if err != nil || len(regions) == 0 {
@@ -114,7 +119,7 @@ func transform(name string, src []byte, lab int) ([]byte, []todo, error) {
 	for _, r := range regions {
 		out = append(out, lines[next:r.begin-1]...)
 		next = r.stop
-		if r.lab < lab {
+		if !blank(r) {
 			solution := lines[r.begin : r.stop-1]
 			if r.starter != nil {
 				solution = lines[r.begin : r.stop-2-len(r.starter)]
@@ -154,19 +159,22 @@ func transform(name string, src []byte, lab int) ([]byte, []todo, error) {
 
 // defaultStarter is the replacement of a region that brings none: when the region is the
 // last part of a function that returns something, a return of zero values and a TODO
-// error (or, for a function without an error result, a panic with the TODO); otherwise
-// nothing, so that the step is simply skipped.
+// error (or, for a function without an error result, a panic with the TODO); otherwise a
+// line on stderr, "TODO(lab NN): HINT (skipped)", and the step is skipped.
 func defaultStarter(fset *token.FileSet, file *ast.File, name string, r region) []string {
+	// A skipped step says so on stderr when the program reaches it, so that the learner,
+	// and the grader, can name what was left out.
+	skipped := []string{"fmt.Fprintln(os.Stderr, " + strconv.Quote(fmt.Sprintf("TODO(lab %02d): %s (skipped)", r.lab, r.hint)) + ")"}
 	body, results := enclosingFunc(fset, file, r)
 	if body == nil || results == nil || len(results.List) == 0 {
-		return nil
+		return skipped
 	}
 	for _, stmt := range body.List {
 		if fset.Position(stmt.Pos()).Line > r.stop {
-			return nil // statements follow the region: it is a step, not the function's end
+			return skipped // statements follow the region: it is a step, not the function's end
 		}
 		if start, end := fset.Position(stmt.Pos()).Line, fset.Position(stmt.End()).Line; start < r.begin && end > r.begin {
-			return nil // the region lies inside a statement (a loop, an if), not in the body
+			return skipped // the region lies inside a statement (a loop, an if), not in the body
 		}
 	}
 	message := strconv.Quote(fmt.Sprintf("TODO(lab %02d): %s", r.lab, r.hint))
@@ -264,8 +272,8 @@ func exprString(fset *token.FileSet, e ast.Expr) string {
 }
 
 // fixImports drops the imports a file no longer uses once its regions are replaced, adds
-// "errors" when a replacement calls errors.New and the file does not import it, and
-// formats the result as gofmt does.
+// "errors", "fmt" and "os" when a replacement uses them and the file does not import them,
+// and formats the result as gofmt does.
 func fixImports(name string, src []byte) ([]byte, error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, name, src, 0)
@@ -313,18 +321,26 @@ func fixImports(name string, src []byte) ([]byte, error) {
 			parenLine = fset.Position(gen.Lparen).Line
 		}
 	}
-	addErrors := used["errors"] && !imported["errors"]
+	// The packages a replacement may call that the file may not import yet.
+	var add []string
+	for _, pkg := range []string{"errors", "fmt", "os"} {
+		if used[pkg] && !imported[pkg] {
+			add = append(add, pkg)
+		}
+	}
 	var out []string
 	for i, line := range lines {
 		n := i + 1
 		if !drop[n] {
 			out = append(out, line)
 		}
-		switch {
-		case addErrors && parenLine == n:
-			out = append(out, "\t\"errors\"")
-		case addErrors && parenLine == 0 && n == fset.Position(file.Name.End()).Line:
-			out = append(out, "", `import "errors"`)
+		for _, pkg := range add {
+			switch {
+			case parenLine == n:
+				out = append(out, "\t"+strconv.Quote(pkg))
+			case parenLine == 0 && n == fset.Position(file.Name.End()).Line:
+				out = append(out, "", "import "+strconv.Quote(pkg))
+			}
 		}
 	}
 	formatted, err := format.Source([]byte(strings.Join(out, "\n")))

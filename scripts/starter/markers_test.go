@@ -75,7 +75,9 @@ func TestTransformOfTheFirstLabBlanksEverything(t *testing.T) {
 	out, todos, err := transform("sample.go", []byte(sample), 1)
 	require.NoError(t, err)
 	assert.Len(t, todos, 4)
-	assert.Contains(t, string(out), "\tn := 1\n\t// TODO(lab 03): double it\n\t// TODO(lab 05)", "a step in the middle becomes nothing but its TODO")
+	assert.Contains(t, string(out), "\tn := 1\n\t// TODO(lab 03): double it\n\tfmt.Fprintln(os.Stderr, \"TODO(lab 03): double it (skipped)\")\n\t// TODO(lab 05)",
+		"a step in the middle becomes its TODO, which says on stderr that it was skipped")
+	assert.Contains(t, string(out), "\t\"fmt\"\n", "fmt is added for the announcement")
 }
 
 func TestTransformLeavesUnmarkedFilesAlone(t *testing.T) {

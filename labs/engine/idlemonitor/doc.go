@@ -47,6 +47,10 @@
 //	               terminal's size
 //	max-size=N     the log's rotation: at N bytes container.log becomes container.log.1 ...
 //	max-file=N     ... keeping N files in all
+//	health-interval=NS  the container's health check: NS nanoseconds after the start, and
+//	               after each check has ended, it runs `PROGRAM container-health ID`, which
+//	               does one check (an exec into the container) and records the result
+//	               (absent: no health check)
 //
 // The log's entries are those labs/engine's LogFile writes, byte for byte ({"log":...,
 // "stream":...,"time":...}, escaped as Go's encoding/json escapes), except that a line

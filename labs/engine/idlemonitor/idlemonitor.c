@@ -1,8 +1,9 @@
 // The idle monitor: what stays with a detached container once the Go monitor has set it up.
 // It runs as a constructor, before the Go runtime starts, and never returns to Go: it copies
-// the container's output into the json-file log, serves the attach socket, reaps children
-// until the container's init exits, and then executes the program again as the Go clean-up.
-// See doc.go for why and for the arguments.
+// the container's output into the json-file log, serves the attach socket, starts the
+// health check's process on schedule, reaps children until the container's init exits, and
+// then executes the program again as the Go clean-up. See doc.go for why and for the
+// arguments.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,12 @@ static char log_path[PATH_LEN];
 static char socket_path[PATH_LEN];
 static int log_fd = -1;
 static long long log_size;
+// The health check: every health_interval nanoseconds after the last check ended, a process
+// (PROGRAM container-health ID) runs one and records its result; probe is its PID while it
+// runs. 0 means the container has no health check.
+static long long health_interval;
+static pid_t probe;
+static struct timespec next_check;
 // An entry: each byte of output becomes at most 6 bytes of JSON (\u00XX).
 static char entry[CHUNK * 6 + 128];
 
@@ -461,6 +468,52 @@ static void close_others(void)
 	close_range(first, ~0U, 0);
 }
 
+static long long now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void schedule_check(void)
+{
+	long long at = now_ns() + health_interval;
+	next_check = (struct timespec){.tv_sec = at / 1000000000LL, .tv_nsec = at % 1000000000LL};
+}
+
+// check_timeout is poll's timeout until the next health check is due, in milliseconds (-1:
+// no check to wait for; 0: due now).
+static int check_timeout(void)
+{
+	if (health_interval <= 0 || probe > 0)
+		return -1;
+	long long left = next_check.tv_sec * 1000000000LL + next_check.tv_nsec - now_ns();
+	if (left <= 0)
+		return 0;
+	long long ms = (left + 999999) / 1000000;
+	return ms > 1000000 ? 1000000 : (int)ms;
+}
+
+// start_check starts the health check's process, with this process's standard streams
+// (/dev/null) and none of its other descriptors (all are close-on-exec).
+static void start_check(const char *program, const char *id, char **envp)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		char *args[] = {(char *)program, "container-health", (char *)id, NULL};
+		execve("/proc/self/exe", args, envp);
+		_exit(127);
+	}
+	if (pid > 0)
+		probe = pid;
+	else
+		schedule_check(); // try again next time
+}
+
 static void nonblocking(int fd)
 {
 	if (fd < 0)
@@ -498,6 +551,8 @@ __attribute__((constructor)) static void idle_monitor(int argc, char **argv, cha
 			max_size = v;
 		else if (arg_int(a, "max-file", &v))
 			max_file = v;
+		else if (arg_int(a, "health-interval", &v))
+			health_interval = v;
 		else if (strncmp(a, "dir=", 4) == 0)
 			dir = a + 4;
 	}
@@ -522,6 +577,8 @@ __attribute__((constructor)) static void idle_monitor(int argc, char **argv, cha
 	if (sig_fd < 0)
 		die("signalfd");
 	open_log();
+	if (health_interval > 0)
+		schedule_check();
 
 	int status = 0, exited = 0, not_ours = 0;
 	for (;;) {
@@ -539,6 +596,8 @@ __attribute__((constructor)) static void idle_monitor(int argc, char **argv, cha
 				break;
 			if (pid == init)
 				status = ws, exited = 1;
+			if (pid == probe)
+				probe = 0, schedule_check();
 		}
 		// Not our child (it cannot happen while the subreaper flag holds): watch it by PID.
 		if (not_ours && !exited && kill(init, 0) < 0)
@@ -565,7 +624,14 @@ __attribute__((constructor)) static void idle_monitor(int argc, char **argv, cha
 		}
 		int input_slot = n;
 		fds[n++] = (struct pollfd){.fd = waiting ? input_fd : -1, .events = POLLOUT};
-		if (poll(fds, n, not_ours ? 100 : -1) < 0 && errno != EINTR)
+		int timeout = exited ? -1 : check_timeout();
+		if (timeout == 0) {
+			start_check(argv[0], argv[2], envp);
+			timeout = -1;
+		}
+		if (not_ours && (timeout < 0 || timeout > 100))
+			timeout = 100;
+		if (poll(fds, n, timeout) < 0 && errno != EINTR)
 			die("poll");
 		for (int s = 0; s < 2; s++)
 			if (fds[1 + s].revents)
@@ -579,6 +645,12 @@ __attribute__((constructor)) static void idle_monitor(int argc, char **argv, cha
 			for (int i = 0; i < MAX_CLIENTS; i++)
 				if (clients[i].fd >= 0 && clients[i].pending_len > 0)
 					flush_pending(&clients[i]);
+	}
+
+	// A check that still runs says nothing about a container that has ended.
+	if (probe > 0) {
+		kill(probe, SIGKILL);
+		waitpid(probe, NULL, 0);
 	}
 
 	// The container has ended: its attach clients see their connection end, the socket goes.
