@@ -12,10 +12,11 @@ import (
 	"containerlabs/labs/labtest"
 )
 
-// TestHostDescriptors checks the class of CVE-2024-21626: no descriptor of the host may be
-// open in the container's init when it enters the working directory, because
-// /proc/self/fd/N is a path to wherever descriptor N points, and -w can name it.
-func TestHostDescriptors(t *testing.T) {
+// TestLab08SecurityDescriptors checks the class of CVE-2024-21626: no descriptor of the
+// host may be open in the container's init when it enters the working directory, because
+// /proc/self/fd/N is a path to wherever descriptor N points, and -w can name it. It runs
+// with the other security checks (-run TestLab08Security).
+func TestLab08SecurityDescriptors(t *testing.T) {
 	labtest.RequireRoot(t)
 
 	t.Run("no working directory through /proc/self/fd reaches the host", func(t *testing.T) {

@@ -92,18 +92,21 @@ func TestDescriptors(t *testing.T) {
 	})
 
 	t.Run("run -d returns at once and leaves the container running", func(t *testing.T) {
-		r, b, id := newRunc(t), newBundle(t, "sleep", "60"), newID()
-		pidFile := filepath.Join(b.dir, "pid")
-		res := r.detached("run", "-d", "--pid-file", pidFile, "--bundle", b.write(t), id)
-		require.Equal(t, 0, res.Code, res.String())
-		st := r.state(id)
-		assert.Equal(t, specs.StateRunning, st.Status, labtest.Hint("run -d creates and starts, and does not wait"))
-		text, _ := os.ReadFile(pidFile)
-		assert.Equal(t, strconv.Itoa(st.Pid), string(text))
+		r, b := newRunc(t), newBundle(t, "sleep", "60")
+		for _, flag := range []string{"-d", "--detach"} {
+			id := newID()
+			pidFile := filepath.Join(b.dir, "pid"+flag)
+			res := r.detached("run", flag, "--pid-file", pidFile, "--bundle", b.write(t), id)
+			require.Equal(t, 0, res.Code, labtest.Hint("run %s is runc's detached run: accept it", flag).With(res))
+			st := r.state(id)
+			assert.Equal(t, specs.StateRunning, st.Status, labtest.Hint("run %s creates and starts, and returns without waiting for the command", flag))
+			text, _ := os.ReadFile(pidFile)
+			assert.Equal(t, strconv.Itoa(st.Pid), string(text), labtest.Hint("--pid-file gets the container's init PID, as the host numbers it, without a newline"))
+		}
 		b.spec.Process.Terminal = true
-		res = r.run("run", "-d", "--bundle", b.write(t), newID())
+		res := r.run("run", "-d", "--bundle", b.write(t), newID())
 		assert.Equal(t, 1, res.Code, labtest.Hint("a detached container with a terminal needs --console-socket: nobody would hold the pty").With(res))
-		assert.Contains(t, res.Stderr, "console-socket")
+		assert.Contains(t, res.Stderr, "console-socket", labtest.Hint("the error names the missing --console-socket").With(res))
 		b.spec.Process.Terminal = false
 		b.spec.Process.Args = []string{"true"}
 		keep := newID()

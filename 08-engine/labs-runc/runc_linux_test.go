@@ -376,12 +376,12 @@ func TestLabsRunc(t *testing.T) {
 		require.Equal(t, 0, res.Code, res.String())
 		lines := strings.Split(res.Stdout, "\n")
 		require.GreaterOrEqual(t, len(lines), 3, res.String())
-		assert.Regexp(t, `^labs-runc version \d+\.\d+\.\d+$`, lines[0])
+		assert.Regexp(t, `^labs-runc version \d+\.\d+\.\d+$`, lines[0], labtest.Hint("the first line of --version is NAME version X.Y.Z, as runc's"))
 		assert.Regexp(t, `^commit: \S+$`, lines[1], labtest.Hint("dockerd reads the commit: line of --version"))
-		assert.Regexp(t, `^spec: \d+\.\d+\.\d+`, lines[2])
+		assert.Regexp(t, `^spec: \d+\.\d+\.\d+`, lines[2], labtest.Hint("the third line names the runtime-spec version the runtime implements"))
 		for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
 			res = r.run(args...)
-			assert.Equal(t, 0, res.Code, res.String())
+			assert.Equal(t, 0, res.Code, labtest.Hint("%v asks for help: exit 0, the page on stdout, not a usage error", args).With(res))
 			assert.True(t, strings.HasPrefix(res.Stdout, "NAME:\n   labs-runc - Open Container Initiative runtime\n"), labtest.Hint("%v prints the help page in runc's layout", args).With(res))
 		}
 		for _, cmd := range []string{"create", "run", "exec", "update", "checkpoint"} {
