@@ -39,7 +39,7 @@ func TestLabsRunc(t *testing.T) {
 		assert.NotEmpty(t, b.cgroupDirs(), labtest.Hint("create makes the cgroup before the command runs"))
 
 		res = r.run("start", id)
-		require.Equal(t, 0, res.Code, labtest.Hint("start opens the exec fifo").With(res))
+		require.Equal(t, 0, res.Code, labtest.Hint("start writes into the exec fifo, which releases the init").With(res))
 		assert.Equal(t, specs.StateRunning, r.state(id).Status)
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid))
 		assert.Equal(t, "sleep\x0060\x00", string(cmdline), labtest.Hint("the init execs the command: it is PID %d itself, no extra process", st.Pid))
@@ -77,7 +77,7 @@ func TestLabsRunc(t *testing.T) {
 		assert.Equal(t, 137, res.Code, labtest.Hint("a command killed by SIGKILL gives 128+9").With(res))
 		b = newBundle(t, "no-such-command")
 		res = r.run("run", "--bundle", b.write(t), newID())
-		assert.Equal(t, 127, res.Code, labtest.Hint("a command that is not in the image: 127, before anything runs").With(res))
+		assert.Equal(t, 1, res.Code, labtest.Hint("a command that is not in the image fails create, with runc's status for an error: 1").With(res))
 		assert.Contains(t, res.Stderr, "no-such-command")
 	})
 
@@ -282,6 +282,30 @@ func TestLabsRunc(t *testing.T) {
 		res := r.run("run", "--bundle", b.write(t), newID())
 		require.Equal(t, 0, res.Code, labtest.Hint("nsenter unshares the user namespace; the runtime writes the maps").With(res))
 		assert.Regexp(t, `^0\n\s+0\s+100000\s+65536\n$`, res.Stdout)
+
+		// A bind source only root on the host may reach: uid 100000 may not open its
+		// path, so the runtime hands the init a copy of the mount.
+		private := filepath.Join(b.dir, "private")
+		require.NoError(t, os.MkdirAll(filepath.Join(private, "dir"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(private, "dir", "secret"), []byte("shared\n"), 0o644))
+		require.NoError(t, os.Chmod(private, 0o700))
+		b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: filepath.Join(private, "dir"), Options: []string{"bind", "ro"}})
+		b.spec.Process.Args = []string{"cat", "/mnt/secret"}
+		res = r.run("run", "--bundle", b.write(t), newID())
+		assert.Equal(t, 0, res.Code, labtest.Hint("open_tree(2) the source on the host, move_mount(2) it in the init").With(res))
+		assert.Equal(t, "shared\n", res.Stdout)
+	})
+
+	t.Run("a read-only /dev still gets its nodes and terminal", func(t *testing.T) {
+		r, b := newRunc(t), newBundle(t, "sh", "-c", "grep ' /dev tmpfs' /proc/mounts; ls /dev/null /dev/pts/ptmx")
+		for i, m := range b.spec.Mounts {
+			if m.Destination == "/dev" {
+				b.spec.Mounts[i].Options = append(m.Options, "ro")
+			}
+		}
+		res := r.run("run", "--bundle", b.write(t), newID())
+		require.Equal(t, 0, res.Code, labtest.Hint("mount /dev writable, make its nodes and /dev/pts, then remount it read-only").With(res))
+		assert.Regexp(t, `^tmpfs /dev tmpfs ro,`, res.Stdout)
 	})
 
 	t.Run("no-pivot chroots instead of pivot_root", func(t *testing.T) {
@@ -289,6 +313,14 @@ func TestLabsRunc(t *testing.T) {
 		res := r.run("run", "--no-pivot", "--bundle", b.write(t), newID())
 		require.Equal(t, 0, res.Code, res.String())
 		assert.Contains(t, res.Stdout, "bin\n", res.String())
+
+		// After chroot the host's /proc is still in the mount namespace, out of sight; a
+		// user namespace made inside could then mount a fresh, unmasked procfs.
+		b.spec.Linux.Seccomp = nil
+		b.spec.Process.Args = []string{"unshare", "-mrpf", "sh", "-c", "mount -t proc none /proc && echo mounted"}
+		res = r.run("run", "--no-pivot", "--bundle", b.write(t), newID())
+		assert.NotContains(t, res.Stdout, "mounted", labtest.Hint("--no-pivot must hide the host's procfs and sysfs mounts before chroot").With(res))
+		assert.Contains(t, res.Stderr, "permission denied", res.String())
 	})
 
 	t.Run("kill --all signals every process and delete --force cleans up", func(t *testing.T) {
@@ -336,6 +368,72 @@ func TestLabsRunc(t *testing.T) {
 				assert.False(t, *enabled, labtest.Hint("%s is refused by create", name))
 			}
 		}
+	})
+
+	t.Run("version, help and debug speak runc's command line", func(t *testing.T) {
+		r := newRunc(t)
+		res := r.run("--version")
+		require.Equal(t, 0, res.Code, res.String())
+		lines := strings.Split(res.Stdout, "\n")
+		require.GreaterOrEqual(t, len(lines), 3, res.String())
+		assert.Regexp(t, `^labs-runc version \d+\.\d+\.\d+$`, lines[0], labtest.Hint("the first line of --version is NAME version X.Y.Z, as runc's"))
+		assert.Regexp(t, `^commit: \S+$`, lines[1], labtest.Hint("dockerd reads the commit: line of --version"))
+		assert.Regexp(t, `^spec: \d+\.\d+\.\d+`, lines[2], labtest.Hint("the third line names the runtime-spec version the runtime implements"))
+		for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+			res = r.run(args...)
+			assert.Equal(t, 0, res.Code, labtest.Hint("%v asks for help: exit 0, the page on stdout, not a usage error", args).With(res))
+			assert.True(t, strings.HasPrefix(res.Stdout, "NAME:\n   labs-runc - Open Container Initiative runtime\n"), labtest.Hint("%v prints the help page in runc's layout", args).With(res))
+		}
+		for _, cmd := range []string{"create", "run", "exec", "update", "checkpoint"} {
+			res = r.run(cmd, "-h")
+			assert.Equal(t, 0, res.Code, res.String())
+			assert.Contains(t, res.Stdout, "\n   labs-runc "+cmd+" - ", labtest.Hint("%s -h prints that command's page", cmd).With(res))
+		}
+		res = r.run("foo", "-h")
+		assert.NotEqual(t, 0, res.Code)
+		assert.Contains(t, res.Stderr, "No help topic for 'foo'")
+		res = r.run("checkpoint", "x")
+		assert.Equal(t, 1, res.Code, res.String())
+		assert.Contains(t, res.Stderr, "CRIU", labtest.Hint("checkpoint is refused, saying why"))
+
+		b := newBundle(t, "true")
+		res = r.run("--debug", "run", "--bundle", b.write(t), newID())
+		require.Equal(t, 0, res.Code, res.String())
+		assert.Contains(t, res.Stderr, "level=debug", labtest.Hint("--debug logs the runtime's steps to stderr").With(res))
+		assert.Contains(t, res.Stderr, "nsexec container setup")
+		logFile := filepath.Join(b.dir, "debug.log")
+		res = r.run("--debug", "--log", logFile, "--log-format", "json", "run", "--bundle", b.write(t), newID())
+		require.Equal(t, 0, res.Code, res.String())
+		assert.NotContains(t, res.Stderr, "debug", labtest.Hint("with --log, the log goes to the file only"))
+		logged, _ := os.ReadFile(logFile)
+		assert.Contains(t, string(logged), `"level":"debug"`, labtest.Hint("--log-format json writes JSON lines").With(string(logged)))
+	})
+
+	t.Run("list, state and ps print runc's formats", func(t *testing.T) {
+		r, b, id := newRunc(t), newBundle(t, "sleep", "60"), newID()
+		require.Equal(t, 0, r.detached("run", "-d", "--bundle", b.write(t), id).Code)
+		res := r.run("list", "--format", "json")
+		require.Equal(t, 0, res.Code, res.String())
+		assert.Regexp(t, `^\[\{"ociVersion":"[^"]+","id":"`+id+`","pid":\d+,"status":"running","bundle":"[^"]+","rootfs":"[^"]+","created":"[^"]+"`, res.Stdout,
+			labtest.Hint("list -f json keeps runc's field order, which tools match").With(res))
+		res = r.run("list")
+		assert.Regexp(t, `(?m)^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$`, res.Stdout)
+		res = r.run("ps", id)
+		require.Equal(t, 0, res.Code, res.String())
+		assert.Regexp(t, `^UID\s+PID\s+PPID`, res.Stdout, labtest.Hint("ps without options shows ps -ef's header").With(res))
+		assert.Contains(t, res.Stdout, "sleep 60")
+		res = r.run("events", "--stats", id)
+		require.Equal(t, 0, res.Code, res.String())
+		assert.Regexp(t, `^\{"type":"stats","id":"`+id+`","data":\{`, res.Stdout)
+		res = r.run("update", id, "--pids-limit", "42")
+		require.Equal(t, 0, res.Code, labtest.Hint("update takes options after the ID, as runc does").With(res))
+		limit, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", b.spec.Linux.CgroupsPath, "pids.max"))
+		if len(limit) == 0 {
+			limit, _ = os.ReadFile(filepath.Join("/sys/fs/cgroup", b.spec.Linux.CgroupsPath, "pids.max"))
+		}
+		assert.Equal(t, "42", strings.TrimSpace(string(limit)))
+		res = r.run("exec", "--user", "4294967295", id, "id", "-u")
+		assert.Equal(t, 255, res.Code, labtest.Hint("uid 4294967295 is (uid_t)-1, which setuid reads as 'no change': refused, with exec's error status 255").With(res))
 	})
 
 	t.Run("nothing is left on the host", func(t *testing.T) {

@@ -28,6 +28,9 @@ type OCI struct {
 	// Made lists the directories Create made, parents before children, so that Destroy
 	// removes exactly those and never a group someone else made.
 	Made []string `json:"made,omitempty"`
+	// Later maps the v1 controllers the group was left out of (see NewOCI) to the
+	// directory it gets in their hierarchy if an update needs one of them.
+	Later map[string]string `json:"later,omitempty"`
 	// Devices is the device filter in force, on v2 only. v1's kernel keeps the result of
 	// every rule written, so an update's rules apply on top of the earlier ones; on v2 the
 	// program is rebuilt whole each time, from this filter with the update's rules applied.

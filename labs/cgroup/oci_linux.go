@@ -33,8 +33,8 @@ var ociControllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio", "devi
 // those of cpuset, hugetlb, net_cls, net_prio and rdma only when r uses them. runc places
 // it in every hierarchy; leaving the others out keeps a container start lean: making a
 // cpuset group alone costs about 2ms, as the kernel rebuilds its scheduling domains. A
-// container left out of a hierarchy stays in the runtime's own group there, and an update
-// that needs it later fails with an error naming the controller.
+// container left out of a hierarchy stays in the runtime's own group there, until an
+// update needs that controller: then its processes move in (see join).
 //
 // Equivalent to: `cat /proc/self/cgroup` and joining the path onto each hierarchy.
 func NewOCI(cgroupsPath, id string, r *specs.LinuxResources) (*OCI, error) {
@@ -52,16 +52,24 @@ func NewOCI(cgroupsPath, id string, r *specs.LinuxResources) (*OCI, error) {
 	}
 	g := &OCI{Mode: mode, Paths: map[string]string{}}
 	for _, h := range own {
-		if (mode == V2) != (h.controllers == "") || strings.HasPrefix(h.controllers, "name=") {
-			// v2 uses only the unified line; v1 and hybrid only the controllers' lines
-			// (named hierarchies such as systemd's carry no controller).
+		if (mode == V1 && h.controllers == "") || (mode == V2 && h.controllers != "") || strings.HasPrefix(h.controllers, "name=") {
+			// v2 uses only the unified line; v1 only the controllers' lines (named
+			// hierarchies such as systemd's carry no controller); hybrid both, its
+			// unified tree holding no controller but telling systemd and others which
+			// group a process is in.
 			continue
 		}
-		if mode != V2 && !slices.ContainsFunc(strings.Split(h.controllers, ","), func(c string) bool {
+		if mode == Hybrid && h.controllers == "" {
+			base := "/"
+			if !absolute {
+				base = h.path
+			}
+			g.Paths[""] = filepath.Join(DefaultRoot, "unified", base, p)
+			continue
+		}
+		later := mode != V2 && !slices.ContainsFunc(strings.Split(h.controllers, ","), func(c string) bool {
 			return slices.Contains(ociControllers, c) || usesController(r, c)
-		}) {
-			continue
-		}
+		})
 		mountPoint := filepath.Join(DefaultRoot, h.controllers)
 		if _, err := os.Stat(mountPoint); err != nil {
 			mountPoint = filepath.Join(DefaultRoot, strings.Split(h.controllers, ",")[0])
@@ -72,7 +80,14 @@ func NewOCI(cgroupsPath, id string, r *specs.LinuxResources) (*OCI, error) {
 		}
 		dir := filepath.Join(mountPoint, base, p)
 		for _, c := range strings.Split(h.controllers, ",") {
-			g.Paths[c] = dir
+			if later {
+				if g.Later == nil {
+					g.Later = map[string]string{}
+				}
+				g.Later[c] = dir
+			} else {
+				g.Paths[c] = dir
+			}
 		}
 	}
 	if len(g.Paths) == 0 {
@@ -267,6 +282,12 @@ func (g *OCI) Apply(r *specs.LinuxResources) error {
 // value comes from, for the error.
 func (g *OCI) set(controller, file, value, field string) error {
 	dir := g.dir(controller)
+	if dir == "" && g.Later[controller] != "" {
+		if err := g.join(controller); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		dir = g.dir(controller)
+	}
 	if dir == "" {
 		return fmt.Errorf("%w: %s needs the %s cgroup controller, which is not mounted or was not used when the container was created", ErrUnsupported, field, controller)
 	}
@@ -276,6 +297,52 @@ func (g *OCI) set(controller, file, value, field string) error {
 	}
 	if err := writeFile(p, value); err != nil {
 		return fmt.Errorf("%s: %w", field, err)
+	}
+	return nil
+}
+
+// join places the group in the hierarchy of controller, which NewOCI left it out of: it
+// makes the group's directory there and moves every process of the group in. The group is
+// frozen meanwhile, so that no process forks a child the move would miss.
+//
+// Equivalent to: `mkdir /sys/fs/cgroup/cpuset/PATH` and an `echo PID > cgroup.procs` for each
+// process of the group.
+func (g *OCI) join(controller string) error {
+	dir := g.Later[controller]
+	made, err := mkdirAll(dir)
+	g.Made = append(g.Made, made...)
+	if err != nil {
+		return err
+	}
+	if controller == "cpuset" {
+		if err := inheritCpuset(dir, made); err != nil {
+			return err
+		}
+	}
+	wasFrozen, err := g.Frozen()
+	if err != nil {
+		return err
+	}
+	if !wasFrozen && g.dir("freezer") != "" {
+		if err := g.Freeze(); err != nil {
+			return err
+		}
+		defer func() { _ = g.Thaw() }()
+	}
+	pids, err := g.Pids()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("move process %d to the %s cgroup: %w", pid, controller, err)
+		}
+	}
+	for c, d := range g.Later {
+		if d == dir {
+			g.Paths[c] = dir
+			delete(g.Later, c)
+		}
 	}
 	return nil
 }
@@ -519,8 +586,15 @@ func (g *OCI) applyCPU(r *specs.LinuxResources) error {
 	if c.Mems != "" {
 		add("cpuset", "cpuset.mems", c.Mems, "mems")
 	}
-	for _, w := range writes {
-		if err := g.set(w.controller, w.file, w.value, w.field); err != nil {
+	for i := 0; i < len(writes); i++ {
+		err := g.set(writes[i].controller, writes[i].file, writes[i].value, writes[i].field)
+		// The kernel checks a new period against the quota in force, and against the
+		// parent's ratio: shrinking both can need the quota first. One more try, swapped.
+		if errors.Is(err, unix.EINVAL) && writes[i].file == "cpu.cfs_period_us" && i+1 < len(writes) && writes[i+1].file == "cpu.cfs_quota_us" {
+			writes[i], writes[i+1] = writes[i+1], writes[i]
+			err = g.set(writes[i].controller, writes[i].file, writes[i].value, writes[i].field)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -718,7 +792,7 @@ func (g *OCI) applyUnified(r *specs.LinuxResources) error {
 		return nil
 	}
 	if g.Mode != V2 {
-		return fmt.Errorf("%w: linux.resources.unified needs cgroup v2; this host is %s", ErrUnsupported, g.Mode)
+		return fmt.Errorf("invalid configuration: %w: linux.resources.unified needs cgroup v2; this host is %s", ErrUnsupported, g.Mode)
 	}
 	for file, value := range r.Unified {
 		if strings.Contains(file, "/") || strings.HasPrefix(file, ".") {
@@ -858,7 +932,37 @@ func (g *OCI) Signal(sig unix.Signal) error {
 	return err
 }
 
-// Destroy removes the directories Create made, deepest first; groups it did not make stay.
+// removeChildGroups removes every group below dir, deepest first. The container's processes
+// are gone, so the groups are empty.
+//
+// Equivalent to: `find DIR -mindepth 1 -depth -type d -exec rmdir {} +`.
+func removeChildGroups(dir string) error {
+	var children []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != dir {
+			children = append(children, path)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list the groups below %s: %w", dir, err)
+	}
+	for _, child := range slices.Backward(children) {
+		if err := unix.Rmdir(child); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove cgroup %s: %w", child, err)
+		}
+	}
+	return nil
+}
+
+// Destroy removes the directories Create made, deepest first, with any group the container
+// made inside its own; groups it did not make stay.
 // A group whose last process has just exited can be busy for a moment, so that is retried.
 // A parent still holding another container's group stays too.
 //
@@ -867,6 +971,13 @@ func (g *OCI) Destroy() error {
 	leaves := g.dirs()
 	for _, dir := range slices.Backward(g.Made) {
 		leaf := slices.Contains(leaves, dir)
+		if leaf {
+			// Groups the container made inside its own (a writable /sys/fs/cgroup, exec
+			// --cgroup) are the container's too: they go first, deepest first.
+			if err := removeChildGroups(dir); err != nil {
+				return err
+			}
+		}
 		deadline := time.Now().Add(killTimeout)
 		for {
 			err := unix.Rmdir(dir)

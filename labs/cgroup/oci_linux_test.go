@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,6 +106,8 @@ func TestOCIGroupLifecycle(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the member did not die of Signal(SIGKILL)")
 	}
+	// A group the container made inside its own (as `exec --cgroup` uses) goes with it.
+	require.NoError(t, os.MkdirAll(filepath.Join(g.dir("memory"), "sub", "deeper"), 0o755))
 	require.NoError(t, g.Destroy())
 	for _, dir := range g.Paths {
 		assert.NoDirExists(t, dir)
@@ -125,7 +128,27 @@ func TestOCIOptionalHierarchies(t *testing.T) {
 	t.Cleanup(func() { _ = g.Destroy() })
 	assert.Equal(t, "0", readTrimmed(t, filepath.Join(g.Paths["cpuset"], "cpuset.cpus")))
 	assert.NotEmpty(t, readTrimmed(t, filepath.Join(g.Paths["cpuset"], "cpuset.mems")), "a new cpuset group inherits its parent's memory nodes")
-	if _, mounted := g.Paths["net_prio"]; !mounted {
+	// A group made without cpuset joins that hierarchy when an update needs it, and its
+	// processes move in.
+	later, err := NewOCI(ociTestPath(t), "c2", nil)
+	require.NoError(t, err)
+	require.NotContains(t, later.Paths, "cpuset", "no cpus asked for: cpuset is left out")
+	require.Contains(t, later.Later, "cpuset")
+	require.NoError(t, later.Create(nil))
+	t.Cleanup(func() { _ = later.Destroy() })
+	sleeper := exec.Command("sleep", "60")
+	require.NoError(t, sleeper.Start())
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	require.NoError(t, later.Add(sleeper.Process.Pid))
+	require.NoError(t, later.Apply(&specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}))
+	require.Contains(t, later.Paths, "cpuset", "the update placed the group in the cpuset hierarchy")
+	assert.Equal(t, strconv.Itoa(sleeper.Process.Pid), readTrimmed(t, filepath.Join(later.Paths["cpuset"], "cgroup.procs")), "and moved its process in")
+	assert.Equal(t, "0", readTrimmed(t, filepath.Join(later.Paths["cpuset"], "cpuset.cpus")))
+	_ = sleeper.Process.Kill()
+	_ = sleeper.Wait()
+	require.NoError(t, later.Destroy())
+	assert.NoDirExists(t, later.Paths["cpuset"], "Destroy removes the group it made later too")
+	if _, mounted := g.Paths["net_prio"]; !mounted && g.Later["net_prio"] == "" {
 		err = g.Apply(&specs.LinuxResources{Network: &specs.LinuxNetwork{Priorities: []specs.LinuxInterfacePriority{{Name: "lo", Priority: 1}}}})
 		assert.ErrorIs(t, err, ErrUnsupported, "a resource whose controller is missing fails, never silently")
 		assert.ErrorContains(t, err, "net_prio")

@@ -33,11 +33,15 @@ func connectConsoleSocket(path string) (*os.File, error) {
 // (containerd's shim, which copies it to the user), and whose slave end becomes the
 // process's stdin, stdout, stderr and controlling terminal. The master travels as an
 // SCM_RIGHTS message: the kernel installs a copy of the descriptor in the receiver, the way
-// runc's console socket protocol expects it (the message's payload is the name).
+// runc's console socket protocol expects it (the message's payload is the name). The socket
+// is closed once the master is sent: it is the caller's, and the process must not keep it.
+// The slave end belongs to the process's user (its group stays devpts's gid= option, tty),
+// so that a process that is not root can still set its own terminal's modes.
 //
-// Equivalent to: `posix_openpt; grantpt; unlockpt`, sendmsg(SCM_RIGHTS), `setsid`,
-// dup2 onto 0, 1 and 2, and ioctl(TIOCSCTTY).
-func setupConsole(socket int, size *specs.Box, console string) error {
+// Equivalent to: `posix_openpt; grantpt; unlockpt`, sendmsg(SCM_RIGHTS), `chown UID
+// $(tty)`, `setsid`, dup2 onto 0, 1 and 2, and ioctl(TIOCSCTTY).
+func setupConsole(socket int, size *specs.Box, console string, uid uint32) error {
+	defer unix.Close(socket)
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open a pseudo-terminal: %w", err)
@@ -49,7 +53,7 @@ func setupConsole(socket int, size *specs.Box, console string) error {
 	}
 	// TIOCGPTPEER opens the slave through the master, not by a /dev/pts path that a process
 	// in the container could have replaced.
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
 	if errno != 0 {
 		return fmt.Errorf("open the terminal's slave end: %w", errno)
 	}
@@ -59,6 +63,9 @@ func setupConsole(socket int, size *specs.Box, console string) error {
 		if err := unix.IoctlSetWinsize(mfd, unix.TIOCSWINSZ, &ws); err != nil {
 			return fmt.Errorf("size the terminal: %w", err)
 		}
+	}
+	if err := unix.Fchown(slave, int(uid), -1); err != nil {
+		return fmt.Errorf("give the terminal to uid %d: %w", uid, err)
 	}
 	if err := unix.Sendmsg(socket, []byte("/dev/ptmx"), unix.UnixRights(mfd), nil, 0); err != nil {
 		return fmt.Errorf("send the terminal to the console socket: %w", err)

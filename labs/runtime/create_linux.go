@@ -1,14 +1,16 @@
 package runtime
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,17 +25,91 @@ import (
 
 // launch is a process the runtime started through nsenter: a container's init, or a process
 // joining a running container. Its parent's end of the sync socket carries the plan and the
-// uid/gid map handshake as lines (for the C constructor), then JSON messages (for the Go
-// init).
+// uid/gid map handshake as lines (for the C constructor), then JSON messages, one a line
+// (for the Go init).
 type launch struct {
 	// nsenter is the PID of the process nsenter's constructor runs in.
 	nsenter int
 	sock    *os.File
-	in      *bufio.Reader
-	dec     *json.Decoder
-	enc     *json.Encoder
+	in      *syncReader
 	// pid is the process that goes on into the container, as the host numbers it.
 	pid int
+	// agent is the connection to the seccomp agent, which receives the process's seccomp
+	// listener; metadata and state go with it. nil without one.
+	agent         *os.File
+	agentMetadata string
+	agentState    specs.State
+	log           *Logger
+}
+
+// syncReader reads lines from the sync socket with recvmsg rather than read: a descriptor
+// the init sends with a message (its seccomp listener) arrives as SCM_RIGHTS ancillary data,
+// which a plain read would silently drop (and the kernel would close).
+type syncReader struct {
+	fd   int
+	buf  []byte
+	fds  []int
+	done bool
+}
+
+// line returns the next line, without its newline; io.EOF once the other end has closed
+// the socket (which, for a process that execs, means execve succeeded: the socket is
+// close-on-exec).
+func (r *syncReader) line() (string, error) {
+	for {
+		if i := bytes.IndexByte(r.buf, '\n'); i >= 0 {
+			line := string(r.buf[:i])
+			r.buf = r.buf[i+1:]
+			return line, nil
+		}
+		if r.done {
+			return "", io.EOF
+		}
+		chunk, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4*4))
+		n, oobn, _, _, err := unix.Recvmsg(r.fd, chunk, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return "", fmt.Errorf("read the sync socket's descriptors: %w", err)
+			}
+			for _, m := range msgs {
+				fds, err := unix.ParseUnixRights(&m)
+				if err != nil {
+					return "", fmt.Errorf("read the sync socket's descriptors: %w", err)
+				}
+				r.fds = append(r.fds, fds...)
+			}
+		}
+		if n == 0 {
+			r.done = true
+			continue
+		}
+		r.buf = append(r.buf, chunk[:n]...)
+	}
+}
+
+// takeFD returns the oldest descriptor received and not yet taken, or -1.
+func (r *syncReader) takeFD() int {
+	if len(r.fds) == 0 {
+		return -1
+	}
+	fd := r.fds[0]
+	r.fds = r.fds[1:]
+	return fd
+}
+
+// close closes descriptors that were received and never taken.
+func (r *syncReader) close() {
+	for _, fd := range r.fds {
+		unix.Close(fd)
+	}
+	r.fds = nil
 }
 
 // launchOptions describe the process a launch starts.
@@ -62,6 +138,13 @@ func spawn(o launchOptions) (*launch, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("become a child subreaper: %w", err)
 	}
+	// Descriptors this process inherited from its caller without close-on-exec (a test
+	// harness's pipe, a shell's redirection) would pass into the container's process, and
+	// hold the caller's pipes open for the container's whole life. ForkExec below passes on
+	// only the descriptors it lists, whatever their flag; every other one is marked here.
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("make the sync socket: %w", err)
@@ -80,15 +163,25 @@ func spawn(o launchOptions) (*launch, error) {
 	}
 	// syscall.ForkExec rather than os/exec: the latter first probes, with a throwaway
 	// process, whether the kernel has pidfds, which costs a container start a fork.
+	// GODEBUG: since Go 1.25 the runtime sizes GOMAXPROCS from its cgroup's CPU limit and
+	// keeps the host's cgroup files open to watch it; in the init they would be descriptors
+	// of the host (the class of CVE-2024-21626), and the init needs no such tuning.
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"labs-runc", "init"}, &syscall.ProcAttr{
-		Env:   append(os.Environ(), nsenter.Env+"="+strconv.Itoa(3+o.preserveFDs)),
+		Env:   initEnv(3 + o.preserveFDs),
 		Files: files,
 	})
 	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start the init: %w", err)
 	}
-	return &launch{nsenter: pid, sock: parent, in: bufio.NewReader(parent)}, nil
+	return &launch{nsenter: pid, sock: parent, in: &syncReader{fd: int(parent.Fd())}}, nil
+}
+
+// initEnv is the environment of the init: the runtime's own, nsenter's variable, and
+// GODEBUG (see spawn) in place of any the caller set.
+func initEnv(syncFD int) []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") })
+	return append(env, nsenter.Env+"="+strconv.Itoa(syncFD), "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
 }
 
 // guide sends nsenter the plan and answers it until it names the PID of the process that
@@ -99,12 +192,7 @@ func (l *launch) guide(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping) e
 	if waitErr := l.reapNsenter(); err == nil && waitErr != nil {
 		err = waitErr
 	}
-	if err != nil {
-		return err
-	}
-	l.dec = json.NewDecoder(l.in)
-	l.enc = json.NewEncoder(l.sock)
-	return nil
+	return err
 }
 
 func (l *launch) converse(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping) error {
@@ -112,11 +200,10 @@ func (l *launch) converse(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping
 		return fmt.Errorf("send the plan to nsenter: %w", err)
 	}
 	for {
-		line, err := l.in.ReadString('\n')
+		line, err := l.in.line()
 		if err != nil {
 			return fmt.Errorf("nsenter exited without reporting: %w", err)
 		}
-		line = strings.TrimSuffix(line, "\n")
 		word, rest, _ := strings.Cut(line, " ")
 		switch word {
 		case "userns":
@@ -175,7 +262,7 @@ func (l *launch) reapNsenter() error {
 
 // kill ends a launch that will not be completed, and reaps it.
 func (l *launch) kill() {
-	l.sock.Close()
+	l.close()
 	if l.pid == 0 {
 		// nsenter has not forked yet: its own process is the one to end.
 		_ = unix.Kill(l.nsenter, unix.SIGKILL)
@@ -189,19 +276,85 @@ func (l *launch) kill() {
 	}
 }
 
-// receive reads the init's next message; an "error" message becomes the error.
-func (l *launch) receive() (syncMsg, error) {
-	var m syncMsg
-	if err := l.dec.Decode(&m); err != nil {
-		if errors.Is(err, io.EOF) {
-			return m, errors.New("the init exited without reporting")
+// send writes one message to the process, with descriptors as SCM_RIGHTS if any. A long
+// message may go out in several pieces; the descriptors travel with the first.
+func (l *launch) send(v any, fds ...int) error {
+	msg, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	msg = append(msg, '\n')
+	var rights []byte
+	if len(fds) > 0 {
+		rights = unix.UnixRights(fds...)
+	}
+	for len(msg) > 0 {
+		n, err := unix.SendmsgN(int(l.sock.Fd()), msg, rights, nil, 0)
+		if errors.Is(err, unix.EINTR) && n == 0 {
+			continue
 		}
-		return m, fmt.Errorf("read from the init: %w", err)
+		if err != nil {
+			return err
+		}
+		msg, rights = msg[n:], nil
 	}
-	if m.Type == "error" {
-		return m, &initError{m.Error, m.Code}
+	return nil
+}
+
+// close closes the runtime's end of the sync socket and the seccomp agent's connection.
+func (l *launch) close() {
+	l.sock.Close()
+	l.in.close()
+	if l.agent != nil {
+		l.agent.Close()
 	}
-	return m, nil
+}
+
+// receive reads the process's next message; an "error" message becomes the error. A
+// seccomp listener is passed on to the agent here, as soon as it arrives, whatever the
+// caller waits for: the process's next system calls may wait for the agent.
+func (l *launch) receive() (syncMsg, error) {
+	for {
+		var m syncMsg
+		line, err := l.in.line()
+		if errors.Is(err, io.EOF) {
+			return m, err
+		}
+		if err != nil {
+			return m, fmt.Errorf("read from the init: %w", err)
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return m, fmt.Errorf("read from the init: %w", err)
+		}
+		switch m.Type {
+		case "error":
+			return m, &initError{m.Error, m.Code}
+		case "seccomp":
+			if err := l.passListener(); err != nil {
+				return m, err
+			}
+			continue
+		}
+		return m, nil
+	}
+}
+
+// passListener sends the seccomp listener that came with the last message to the agent,
+// closes the runtime's copy, and tells the process.
+func (l *launch) passListener() error {
+	listener := l.in.takeFD()
+	if listener < 0 {
+		return errors.New("the init announced a seccomp listener but sent no descriptor")
+	}
+	defer unix.Close(listener)
+	if l.agent == nil {
+		return errors.New("the init loaded a seccomp filter with a listener, but the profile has no agent")
+	}
+	if err := sendToSeccompAgent(l.agent, listener, l.pid, l.agentMetadata, l.agentState); err != nil {
+		return err
+	}
+	l.log.Debugf("seccomp: passed the listener of PID %d to the agent at %s", l.pid, l.agent.Name())
+	return l.send(syncMsg{Type: "seccomp-done"})
 }
 
 // Create creates a container from a bundle and leaves its init waiting for Start: every
@@ -222,7 +375,7 @@ func (r *Runtime) Create(id string, opts CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	l.sock.Close()
+	l.close()
 	c.unlock()
 	return nil
 }
@@ -262,15 +415,14 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	// The init is started first: while it loads (exec, the dynamic loader, nsenter waiting
 	// for its plan), this process reads and checks the config, and later makes the cgroup
 	// while the init's Go runtime starts.
+	// The init gets the fifo already open, for reading and writing (which, for a FIFO,
+	// never blocks): it never has to reopen it by a path of the host, and only root, which
+	// runs `start`, needs to reach it.
 	fifoPath := filepath.Join(c.dir, fifoFile)
-	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
 		return c, nil, fmt.Errorf("make the exec fifo: %w", err)
 	}
-	// Only the init writes to the fifo; the umask must not take that right away.
-	if err := unix.Chmod(fifoPath, 0o622); err != nil {
-		return c, nil, fmt.Errorf("make the exec fifo: %w", err)
-	}
-	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fifo, err := os.OpenFile(fifoPath, os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return c, nil, fmt.Errorf("open the exec fifo: %w", err)
 	}
@@ -292,6 +444,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if l, err = spawn(o); err != nil {
 		return c, nil, err
 	}
+	l.log = r.Log
 	// nsenter's plan first, so that the init's namespaces and its Go runtime start while
 	// the rest of the config is decoded and checked here.
 	data, err := readConfig(bundle)
@@ -302,26 +455,38 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if err != nil {
 		return c, l, err
 	}
+	r.Log.Debugf("nsexec container setup: nsenter (PID %d) has the plan %q", l.nsenter, createPlan(early))
 	if err := l.guide(createPlan(early), early.Linux.UIDMappings, early.Linux.GIDMappings); err != nil {
 		return c, l, err
 	}
+	r.Log.Debugf("child process in init(): PID %d is in the container's namespaces", l.pid)
 	spec, err := r.loadBundle(c, data, opts)
 	if err != nil {
 		return c, l, err
-	}
-	// In a user namespace the init is its root, which is some other uid on the host: the
-	// fifo becomes that uid's, as runc does, so that the init may open it.
-	if uid, gid := hostID(spec.Linux.UIDMappings, 0), hostID(spec.Linux.GIDMappings, 0); uid != 0 || gid != 0 {
-		if err := unix.Chown(fifoPath, uid, gid); err != nil {
-			return c, l, fmt.Errorf("give the exec fifo to the container's root: %w", err)
-		}
 	}
 	seccomp, err := r.seccomp(spec.Linux.Seccomp)
 	if err != nil {
 		return c, l, err
 	}
+	if l.agent, err = connectSeccompAgent(spec.Linux.Seccomp); err != nil {
+		return c, l, err
+	}
 	if c.Cgroup, err = r.makeCgroup(spec, id); err != nil {
 		return c, l, err
+	}
+	if c.Cgroup != nil {
+		// A group that already holds processes is shared with something else (another
+		// container given the same cgroupsPath): allowed, as runc allows it, but worth a
+		// warning. A frozen one would freeze the init the moment it joined, and create
+		// would wait forever.
+		if pids, err := c.Cgroup.Pids(); err == nil && len(pids) > 0 {
+			r.Log.Warnf("container's cgroup is not empty: %d process(es) found in it already", len(pids))
+		}
+		if frozen, err := c.Cgroup.Frozen(); err != nil {
+			return c, l, err
+		} else if frozen {
+			return c, l, errors.New("container's cgroup unexpectedly frozen: thaw it, or choose another cgroupsPath")
+		}
 	}
 	// The init has forked nothing yet, so moving it moves the whole container.
 	if c.Cgroup != nil {
@@ -403,16 +568,28 @@ func (r *Runtime) initContainer(c *container, l *launch, opts CreateOptions, sec
 	if opts.console != nil {
 		cfg.ConsoleFD = fdAfterPreserved(opts.PreserveFDs, 1)
 	}
-	if err := l.enc.Encode(cfg); err != nil {
+	sources, err := openMountSources(c, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeAll(sources)
+	if spec.Linux.Seccomp != nil {
+		l.agentMetadata, l.agentState = spec.Linux.Seccomp.ListenerMetadata, cfg.State.State
+	}
+	if err := l.send(cfg, sources...); err != nil {
 		return fmt.Errorf("send the init its configuration: %w", err)
 	}
 	for {
 		m, err := l.receive()
+		if errors.Is(err, io.EOF) {
+			return errors.New("the init exited without reporting")
+		}
 		if err != nil {
 			return err
 		}
 		switch m.Type {
 		case "ready":
+			r.Log.Debugf("init: closing the pipe to signal completion: PID %d is ready and waits for start", l.pid)
 			return nil
 		case "hooks":
 			for _, hooks := range []struct {
@@ -423,21 +600,62 @@ func (r *Runtime) initContainer(c *container, l *launch, opts CreateOptions, sec
 					return err
 				}
 			}
-			if err := l.enc.Encode(syncMsg{Type: "resume"}); err != nil {
+			if err := l.send(syncMsg{Type: "resume"}); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// hostID is the host's ID for id inside a user namespace with maps (id itself without).
-func hostID(maps []specs.LinuxIDMapping, id uint32) int {
-	for _, m := range maps {
-		if id >= m.ContainerID && id < m.ContainerID+m.Size {
-			return int(m.HostID + id - m.ContainerID)
-		}
+// openMountSources makes, on the host, a detached copy of the source of each bind mount of
+// a container with a new user namespace, and records in cfg which descriptor is whose. The
+// init, root in its user namespace but an unprivileged uid on the host, may be refused a
+// source by its path (a directory only its owner may enter); the runtime is not. It cannot
+// hand over a plain descriptor of the source, though: the kernel binds only from the
+// caller's own mount namespace, and the init's is another. open_tree(2) with
+// OPEN_TREE_CLONE makes a mount of the source that belongs to no namespace yet, which the
+// init then attaches at the destination with move_mount(2) (see attachMountSource). runc
+// (since 1.2) does the same. The descriptors go to the init with its configuration, and
+// are closed there once attached.
+//
+// Equivalent to: `open_tree(AT_FDCWD, SOURCE, OPEN_TREE_CLONE [|AT_RECURSIVE])` for each
+// bind mount, passed over the sync socket.
+func openMountSources(c *container, cfg *initConfig) ([]int, error) {
+	if !cfg.NewUserNS {
+		return nil, nil
 	}
-	return int(id)
+	var fds []int
+	for i, m := range c.Spec.Mounts {
+		o, err := parseMountOptions(m.Options)
+		if err != nil || !(o.bind || m.Type == "bind") {
+			continue
+		}
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(c.Bundle, src)
+		}
+		flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+		if o.recursive {
+			flags |= unix.AT_RECURSIVE
+		}
+		fd, err := unix.OpenTree(unix.AT_FDCWD, src, flags)
+		if err != nil {
+			closeAll(fds)
+			return nil, fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
+		}
+		if cfg.MountSources == nil {
+			cfg.MountSources = map[int]int{}
+		}
+		cfg.MountSources[i] = len(fds)
+		fds = append(fds, fd)
+	}
+	return fds, nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // createPlan is nsenter's plan for a new container: join the namespaces the config names by
@@ -542,13 +760,19 @@ func stdio(in, out, errOut *os.File) (stdin, stdout, stderr *os.File) {
 	return pick(in, os.Stdin), pick(out, os.Stdout), pick(errOut, os.Stderr)
 }
 
-// Start releases a created container's init: it opens the exec fifo for reading, which lets
-// the init's blocked open for writing return; the init writes one byte and execs the command.
-// The fifo is then removed, which is how later commands know the container has started.
-// poststart hooks run afterwards; their failures are logged, not returned, as the
-// container already runs.
+// Start releases a created container's init: it writes one byte into the exec fifo, which
+// the init, blocked reading it, receives; the init then runs the startContainer hooks and
+// execs the command. The fifo is removed, which is how later commands know the container
+// has started. Start returns once the command runs (see waitForExec); poststart hooks run
+// then, and their failures are logged, not returned, as the container already runs.
 //
-// Equivalent to: `runc start ID` (or `cat ROOT/ID/exec.fifo`).
+// runc invented the fifo; its init blocks opening it for writing and reopens it through
+// /proc/self/fd. Here the runtime hands the init the fifo already open (see create), so the
+// init needs no path of the host and no /proc to wait, and `start` is the writer. The open
+// does not block: with O_NONBLOCK it fails with ENXIO when no process has the fifo open for
+// reading, which means the init is gone.
+//
+// Equivalent to: `runc start ID` (or `echo > ROOT/ID/exec.fifo`).
 func (r *Runtime) Start(id string) error {
 	c, err := r.open(id)
 	if err != nil {
@@ -572,32 +796,21 @@ func (r *Runtime) start(c *container) error {
 	}
 	defer unix.Close(pidfd)
 	path := filepath.Join(c.dir, fifoFile)
-	// Non-blocking, so that an init that died cannot leave us waiting for a writer forever:
-	// we wait in poll for the fifo's byte or the init's exit, whichever comes first.
-	fifo, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fifo, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENXIO) {
+		return errors.New("cannot start a container whose init has exited")
+	}
 	if err != nil {
 		return fmt.Errorf("open the exec fifo: %w", err)
 	}
 	defer unix.Close(fifo)
-	fds := []unix.PollFd{{Fd: int32(fifo), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
-	for {
-		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("wait for the init: %w", err)
-		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			break
-		}
-		if fds[1].Revents != 0 {
-			return errors.New("cannot start a container whose init has exited")
-		}
-	}
-	buf := make([]byte, 1)
-	if n, err := unix.Read(fifo, buf); n != 1 {
-		return fmt.Errorf("read the exec fifo: the init closed it without starting (%v)", err)
+	if _, err = unix.Write(fifo, []byte("0")); err != nil {
+		return fmt.Errorf("write the exec fifo: %w", err)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove the exec fifo: %w", err)
 	}
+	r.Log.Debugf("start: released the init (PID %d) through the exec fifo", c.Pid)
 	if err := waitForExec(fifo, pidfd); err != nil {
 		return err
 	}
@@ -607,24 +820,20 @@ func (r *Runtime) start(c *container) error {
 	return nil
 }
 
-// waitForExec waits until the init has replaced itself with the command (or died trying):
-// it keeps its end of the exec fifo open, close-on-exec, after writing its byte, so the end
-// of file comes exactly at execve. Only then does `start` return and the poststart hooks
-// run: a `kill` right after `start` reaches the command, not the init (whose Go runtime
-// would die of a SIGTERM before the command could install a handler), as with runc.
+// waitForExec waits until the init has replaced itself with the command (or died trying).
+// The init keeps its end of the exec fifo open, close-on-exec, after reading the byte, so
+// the fifo loses its last reader exactly at execve, and the kernel then reports an error
+// condition (POLLERR) on start's end, the writing one. Only then does `start` return and
+// the poststart hooks run: a `kill` right after `start` reaches the command, not the init
+// (whose Go runtime would die of a SIGTERM before the command could install a handler), as
+// with runc.
 func waitForExec(fifo, pidfd int) error {
-	fds := []unix.PollFd{{Fd: int32(fifo), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
-	buf := make([]byte, 16)
+	fds := []unix.PollFd{{Fd: int32(fifo), Events: 0}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("wait for the command to start: %w", err)
 		}
-		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
-			if n, err := unix.Read(fifo, buf); n == 0 || (err != nil && !errors.Is(err, unix.EAGAIN)) {
-				return nil
-			}
-		}
-		if fds[1].Revents != 0 {
+		if fds[0].Revents&unix.POLLERR != 0 || fds[1].Revents != 0 {
 			return nil
 		}
 	}

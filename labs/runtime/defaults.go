@@ -116,6 +116,58 @@ func DockerSpec(args []string) *specs.Spec {
 	}
 }
 
+// ExampleSpec returns the configuration `runc spec` writes, which runc's users and its own
+// tests start from: `sh` on a terminal in the bundle's read-only "rootfs", as root with only
+// CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE, no_new_privs, new PID, network, IPC,
+// UTS and mount namespaces, the masked and read-only paths, a device cgroup that denies
+// what the runtime does not create, and no seccomp profile. With rootless, the container
+// gets a user namespace that maps root to the caller's uid and gid, and /sys is the host's,
+// bind-mounted (an unprivileged user may not mount a fresh sysfs), with no network
+// namespace and no device rules (a rootless runtime cannot write them).
+func ExampleSpec(rootless bool, uid, gid uint32) *specs.Spec {
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	spec := &specs.Spec{
+		// As DockerSpec's: the oldest version with every field used, for older runtimes.
+		Version: "1.0.2",
+		Process: &specs.Process{
+			Terminal: true,
+			Args:     []string{"sh"},
+			Env:      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
+			Cwd:      "/",
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps, Ambient: caps,
+			},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+			NoNewPrivileges: true,
+		},
+		Root:     &specs.Root{Path: "rootfs", Readonly: true},
+		Hostname: "runc",
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		},
+		Linux: &specs.Linux{
+			Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+			},
+			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
+			ReadonlyPaths: append([]string(nil), DefaultReadonlyPaths...),
+		},
+	}
+	if rootless {
+		RootlessSpec(spec, int(uid), int(gid))
+	}
+	return spec
+}
+
 // DefaultSeccomp returns Docker's default seccomp profile, as github.com/moby/profiles/seccomp
 // maintains it, for a container whose bounding set is caps.
 //

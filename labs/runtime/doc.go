@@ -19,11 +19,14 @@
 //
 // # The exec fifo
 //
-// create leaves the init blocked in open(2) of a FIFO in the container's state directory
-// (exec.fifo): opening a FIFO for writing blocks until someone opens it for reading. start
-// opens it for reading, which releases the init; the init writes a byte and execs the
-// command; start removes the FIFO. The FIFO's existence is therefore the "created" status.
-// runc invented this; containerd relies on create returning only when everything is ready.
+// create leaves the init blocked reading a FIFO in the container's state directory
+// (exec.fifo), which the runtime opened for it, for reading and writing, before the init
+// started. start opens the FIFO for writing and writes one byte; the init reads it and execs
+// the command; start removes the FIFO. The FIFO's existence is therefore the "created"
+// status. runc invented this (its init is the writer, and reopens the FIFO through
+// /proc/self/fd); containerd relies on create returning only when everything is ready.
+// Handing the init the FIFO already open means it needs no path of the host, and no /proc,
+// to wait: nothing of the host's file tree stays reachable from it (see "Descriptors").
 //
 // # Who is whose parent
 //
@@ -44,17 +47,38 @@
 // mounts are made before pivot_root, under the new root, with "/" set to slave propagation
 // first so that nothing mounted inside reaches the host; device nodes, the console, the
 // hostname, sysctls, and the read-only and masked paths come next; the hard rlimits that go
-// up are raised by the runtime from outside (that needs a capability the init may lack),
-// and every rlimit is set by the init itself just before execve (set earlier, an
-// RLIMIT_AS meant for the command kills the Go runtime); then no_new_privs, the user and
-// the capability sets (keeping the permitted set across setuid with PR_SET_KEEPCAPS), and
-// the seccomp filter last, so that the set-up's own system calls are not filtered (without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so
-// it then goes in before the capabilities are dropped). Every error before the init
-// reports "ready" fails create with the init's message.
+// up are raised by the runtime from outside (that needs a capability the init may lack).
+// Then the last steps, which an exec'd process shares (prepareProcess): every descriptor
+// above the handed-over ones is marked close-on-exec; no_new_privs; without no_new_privs the
+// seccomp filter (loading one then needs CAP_SYS_ADMIN); the working directory, entered as
+// root if root may and else as the user, and checked to be inside the root; the user and
+// the capability sets (keeping the permitted set across setuid with PR_SET_KEEPCAPS); the
+// command looked up; with no_new_privs, the seccomp filter last. Only then does the init
+// report "ready": every error before it fails create with the init's message. It waits for
+// start, runs the startContainer hooks (under the filter, as runc's do), sets every rlimit
+// itself (set earlier, an RLIMIT_AS meant for the command kills the Go runtime) and execs.
 //
 // The runtime compiles the seccomp profile (with libseccomp, which needs cgo) while the init
 // starts, and keeps the compiled program in a cache under the state root; the init only
-// loads it, with one system call.
+// loads it, with one system call. A profile with SCMP_ACT_NOTIFY rules is loaded with a
+// listener, a descriptor on which a seccomp agent answers the notified calls: the init
+// sends it to the runtime over the sync socket, which passes it to the agent at
+// linux.seccomp.listenerPath the way runc does, and neither keeps a copy.
+//
+// # Descriptors
+//
+// A descriptor is a way into whatever it points at, whatever the process's root: the path
+// /proc/self/fd/N is a magic link the kernel follows to the descriptor's file. A descriptor
+// of the host's file tree still open when the init enters its working directory, or runs
+// anything the config or the container controls, is a way out of the container
+// (CVE-2024-21626: runc held the host's /sys/fs/cgroup open, and `-w /proc/self/fd/7`
+// escaped). So: the runtime marks every descriptor it inherited close-on-exec before it
+// starts the init and passes on only the ones it names; the init gets the exec fifo open
+// and reopens nothing by a host path; the bind-mount sources it is handed are closed once
+// mounted, and the console socket once the terminal is sent; the Go runtime of the init is
+// told not to watch its cgroup's files (GODEBUG); the init is not dumpable, so a process of
+// the container cannot open /proc/INIT/fd; and after chdir, getcwd(2) must return a path
+// inside the root, as runc checks since 1.1.12.
 //
 // # State
 //
@@ -69,11 +93,11 @@
 // # What is not supported
 //
 // AppArmor, SELinux labels (a linux.mountLabel is accepted on a host without SELinux,
-// where it could not mean anything, as runc and crun accept it), Intel RDT, memory policies, personality, network devices,
-// scheduler and CPU affinity settings, idmapped mounts, seccomp notification (listeners),
-// the systemd cgroup driver, and checkpoint/restore. Each is refused with an error naming
-// the field (ErrUnsupported); none is ignored, because a container started without the
-// isolation its config asked for is worse than no container. On cgroup v2, the few
+// where it could not mean anything, as runc and crun accept it), Intel RDT, memory
+// policies, personality, network devices, scheduler and CPU affinity settings, idmapped
+// mounts, the systemd cgroup driver, and checkpoint/restore. Each is refused with an error
+// naming the field (ErrUnsupported); none is ignored, because a container started without
+// the isolation its config asked for is worse than no container. On cgroup v2, the few
 // resources that have no v2 file are refused the same way: memory.kernelTCP, swappiness
 // and disableOOMKiller, the real-time CPU settings, and net_cls and net_prio. Device rules
 // work on both versions (package cgroup turns them into an eBPF program on v2), and

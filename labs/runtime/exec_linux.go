@@ -4,12 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"containerlabs/labs/cgroup"
 	"containerlabs/labs/procfs"
 )
 
@@ -78,8 +84,12 @@ func (r *Runtime) Exec(id string, p *specs.Process, opts ExecOptions) (int, erro
 func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, relay *consoleRelay) (*launch, error) {
 	switch status := c.status(); status {
 	case specs.StateRunning, specs.StateCreated:
+	case StatePaused:
+		if !opts.IgnorePaused {
+			return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
 	default:
-		return nil, fmt.Errorf("cannot exec in a container that is %s", status)
+		return nil, fmt.Errorf("cannot exec in a %s container", status)
 	}
 	plan, err := execPlan(c)
 	if err != nil {
@@ -89,8 +99,19 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 	if err != nil {
 		return nil, err
 	}
+	agent, err := connectSeccompAgent(c.Spec.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
 	// The process gets the container's seccomp filter, compiled here; of the config it
 	// needs only its own process.
+	if p.Capabilities == nil {
+		// A process section without capabilities (exec --process of a short JSON) gets the
+		// container's, as runc's does, not all of root's.
+		withCaps := *p
+		withCaps.Capabilities = c.Spec.Process.Capabilities
+		p = &withCaps
+	}
 	cfg := &initConfig{Exec: true, Spec: &specs.Spec{Process: p}, State: c.ociState(specs.StateRunning),
 		PreserveFDs: opts.PreserveFDs, ConsoleFD: -1, FifoFD: -1, Seccomp: seccomp}
 	var extra []*os.File
@@ -112,18 +133,29 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 	o.stdin, o.stdout, o.stderr = stdio(opts.Stdin, opts.Stdout, opts.Stderr)
 	l, err := spawn(o)
 	if err != nil {
+		if agent != nil {
+			agent.Close()
+		}
 		return nil, err
 	}
+	l.log, l.agent = r.Log, agent
+	if agent != nil {
+		l.agentMetadata, l.agentState = c.Spec.Linux.Seccomp.ListenerMetadata, cfg.State.State
+	}
+	r.Log.Debugf("nsexec container setup: nsenter (PID %d) joins the container with the plan %q", l.nsenter, plan)
 	if err := l.guide(plan, nil, nil); err != nil {
 		l.kill()
 		return nil, err
 	}
-	if c.Cgroup != nil {
-		if err := c.Cgroup.Add(l.pid); err != nil {
-			l.kill()
-			return nil, err
-		}
+	r.Log.Debugf("child process in init(): PID %d is in the container's namespaces", l.pid)
+	if err := joinCgroup(c.Cgroup, l.pid, opts.SubCgroups); err != nil {
+		l.kill()
+		return nil, err
 	}
+	// The process is in the container now, and the container's lock is not needed to
+	// finish: release it, so that a resume can thaw a paused container this process
+	// (exec --ignore-paused) has just frozen in.
+	c.unlock()
 	if err := setOOMScoreAdj(l.pid, p.OOMScoreAdj); err != nil {
 		l.kill()
 		return nil, err
@@ -132,22 +164,22 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 		l.kill()
 		return nil, err
 	}
-	if err := l.enc.Encode(cfg); err != nil {
+	if err := l.send(cfg); err != nil {
 		l.kill()
 		return nil, fmt.Errorf("send the process its configuration: %w", err)
 	}
+	r.Log.Debugf("setns_init: about to exec %q: PID %d has its configuration", p.Args[0], l.pid)
 	// The socket is close-on-exec in the process: end of file means execve succeeded.
-	var m syncMsg
-	err = l.dec.Decode(&m)
-	l.sock.Close()
+	m, err := l.receive()
 	if errors.Is(err, io.EOF) {
+		l.close()
 		return l, nil
 	}
 	l.kill()
-	if err != nil {
-		return nil, fmt.Errorf("read from the process: %w", err)
+	if err == nil {
+		err = fmt.Errorf("the process said %q instead of exec'ing", m.Type)
 	}
-	return nil, &initError{m.Error, m.Code}
+	return nil, err
 }
 
 // execPlan is nsenter's plan for joining the container: every namespace of the init that
@@ -177,4 +209,46 @@ func execPlan(c *container) ([]string, error) {
 		}
 	}
 	return append(plan, fmt.Sprintf("root /proc/%d/root", c.Pid)), nil
+}
+
+// joinCgroup adds an exec'd process to the container's cgroup or, with sub, to groups below
+// it: sub maps a controller ("" for all) to a path relative to the container's group in
+// that controller's hierarchy. The path may not climb out of the container's group.
+//
+// Equivalent to: `echo PID > /sys/fs/cgroup/CONTROLLER/CONTAINER/SUB/cgroup.procs`.
+func joinCgroup(g *cgroup.OCI, pid int, sub map[string]string) error {
+	if g == nil {
+		if len(sub) > 0 {
+			return errors.New("exec --cgroup: the container has no cgroup (a rootless container where the user may create none)")
+		}
+		return nil
+	}
+	if len(sub) == 0 {
+		return g.Add(pid)
+	}
+	for controller, rel := range sub {
+		if _, ok := g.Paths[controller]; !ok && controller != "" {
+			return fmt.Errorf("--cgroup %s:%s: unknown controller %q (the container's are %s)", controller, rel, controller, strings.Join(slices.Sorted(maps.Keys(g.Paths)), ", "))
+		}
+		if clean := filepath.Clean(rel); clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("--cgroup: %s is not a sub cgroup path of the container's group", rel)
+		}
+	}
+	targets := map[string]string{}
+	for controller, dir := range g.Paths {
+		rel, ok := sub[controller]
+		if !ok {
+			rel, ok = sub[""]
+		}
+		if _, set := targets[dir]; set && !ok {
+			continue // a hierarchy of several controllers, another of which names a group
+		}
+		targets[dir] = filepath.Join(dir, filepath.Join("/", rel))
+	}
+	for _, dir := range slices.Sorted(maps.Keys(targets)) {
+		if err := os.WriteFile(filepath.Join(targets[dir], "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("exec: adding pid %d to its cgroup: %w", pid, err)
+		}
+	}
+	return nil
 }

@@ -4,15 +4,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/cgroup"
+	"containerlabs/labs/mount"
 	"containerlabs/labs/namespace"
 	"containerlabs/labs/runtime/nsenter"
 )
@@ -37,6 +42,10 @@ type initConfig struct {
 	// ConsoleFD and FifoFD are descriptor numbers in the init, or -1.
 	ConsoleFD int `json:"console_fd"`
 	FifoFD    int `json:"fifo_fd"`
+	// MountSources maps the index of a bind mount in Spec.Mounts to the detached copy of
+	// its source that the runtime made on the host (see openMountSources): in the message,
+	// the copy's place among the descriptors sent with it; in the init, its descriptor.
+	MountSources map[int]int `json:"mount_sources,omitempty"`
 	// Hooks says whether the runtime wants to run createRuntime hooks between the mounts
 	// and pivot_root.
 	Hooks bool `json:"hooks,omitempty"`
@@ -47,7 +56,8 @@ type initConfig struct {
 // syncMsg is one message between the runtime and its init after the plan.
 type syncMsg struct {
 	// Type is "hooks" (init: mounts done, run createRuntime now), "resume" (runtime: done),
-	// "ready" (init: all set up, waiting for start) or "error".
+	// "seccomp" (init: here is the seccomp listener, as SCM_RIGHTS), "seccomp-done"
+	// (runtime: the agent has it), "ready" (init: all set up, waiting for start) or "error".
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
 	// Code is the exit status the error stands for: 127 for a command that is not there,
@@ -101,13 +111,23 @@ func Init() (int, error) {
 		return 1, nil
 	}
 	unix.CloseOnExec(fd)
-	s := &initSync{dec: json.NewDecoder(sock), enc: json.NewEncoder(sock)}
+	s := &initSync{sock: sock, in: &syncReader{fd: fd}, enc: json.NewEncoder(sock)}
 	var cfg initConfig
-	if err := s.dec.Decode(&cfg); err != nil {
+	if err := s.receive(&cfg); err != nil {
 		return 1, fmt.Errorf("read the configuration: %w", err)
 	}
+	// The descriptors that came with the configuration are the bind-mount sources, in the
+	// order MountSources numbers them.
+	received := s.in.fds
+	s.in.fds = nil
+	for i, n := range cfg.MountSources {
+		if n >= len(received) {
+			return 1, fmt.Errorf("read the configuration: bind mount source %d of %d is missing", n+1, len(cfg.MountSources))
+		}
+		cfg.MountSources[i] = received[n]
+	}
 	if cfg.Exec {
-		err = initExec(&cfg)
+		err = initExec(&cfg, s)
 	} else {
 		err = initContainer(&cfg, s)
 	}
@@ -120,12 +140,50 @@ func Init() (int, error) {
 }
 
 type initSync struct {
-	dec   *json.Decoder
+	sock  *os.File
+	in    *syncReader
 	enc   *json.Encoder
 	ready bool
 }
 
+// receive reads the runtime's next message into v.
+func (s *initSync) receive(v any) error {
+	line, err := s.in.line()
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(line), v)
+}
+
+// handOver sends a seccomp listener to the runtime, which passes it on to the seccomp agent,
+// and waits until it has. The descriptor goes out with the message itself, in one sendmsg:
+// once the filter is loaded, a call of this process that the filter notifies (a read, say)
+// waits for the agent, so nothing may be read before the agent has the listener. Then this
+// process closes its own copy, so that the agent holds the only one: if the agent dies,
+// notified calls fail with ENOSYS instead of waiting forever.
+func (s *initSync) handOver(listener int) error {
+	msg, _ := json.Marshal(syncMsg{Type: "seccomp"})
+	err := unix.Sendmsg(int(s.sock.Fd()), append(msg, '\n'), unix.UnixRights(listener), nil, 0)
+	unix.Close(listener)
+	if err != nil {
+		return fmt.Errorf("send the seccomp listener to the runtime: %w", err)
+	}
+	var m syncMsg
+	if err := s.receive(&m); err != nil || m.Type != "seccomp-done" {
+		return fmt.Errorf("wait for the runtime to pass the seccomp listener on: %v %s", err, m.Error)
+	}
+	return nil
+}
+
 // initContainer sets a new container up, in runc's order, and waits for `start`.
+//
+// No descriptor of the host may be open when the init enters the working directory or runs
+// anything the config's author or the container controls (hooks inside the container, the
+// command): a directory descriptor there is a way out of the root (see verifyCwd). So the
+// bind-mount sources are closed as soon as the mounts are made, the console socket once the
+// terminal is sent, and the descriptors above the handed-over ones are marked close-on-exec
+// before the first system call a seccomp profile could refuse. The exec fifo, which the
+// init holds while it waits for `start`, is a FIFO, not a directory: no path leads through it.
 func initContainer(cfg *initConfig, s *initSync) error {
 	spec := cfg.Spec
 	if cfg.NewCgroupNS {
@@ -136,7 +194,11 @@ func initContainer(cfg *initConfig, s *initSync) error {
 			return fmt.Errorf("unshare the cgroup namespace: %w", err)
 		}
 	}
-	if err := prepareRootfs(cfg); err != nil {
+	useMountSources(cfg)
+	devFlags, readonlyDev := holdDevWritable(spec)
+	err := prepareRootfs(cfg)
+	closeMountSources(cfg)
+	if err != nil {
 		return err
 	}
 	if cfg.Hooks {
@@ -144,20 +206,19 @@ func initContainer(cfg *initConfig, s *initSync) error {
 			return err
 		}
 		var m syncMsg
-		if err := s.dec.Decode(&m); err != nil || m.Type != "resume" {
+		if err := s.receive(&m); err != nil || m.Type != "resume" {
 			return fmt.Errorf("wait for the runtime's createRuntime hooks: %v %s", err, m.Error)
 		}
 	}
 	if spec.Hooks != nil {
 		if err := runHooks("createContainer", spec.Hooks.CreateContainer, cfg.State); err != nil {
-			return err
+			return fmt.Errorf("error running hook in the container's namespaces: %w", err)
 		}
 	}
-	// The host's /proc, opened before it goes out of reach: after pivot_root it is the one
-	// way to reopen the exec fifo (through /proc/self/fd), whatever the container mounts.
-	hostProc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open /proc: %w", err)
+	if cfg.NoPivot {
+		if err := hideHostKernelFS(cfg.Rootfs); err != nil {
+			return err
+		}
 	}
 	if err := switchRoot(cfg.NoPivot, spec.Linux.RootfsPropagation); err != nil {
 		return err
@@ -167,7 +228,14 @@ func initContainer(cfg *initConfig, s *initSync) error {
 		if !devIsBindMounted(spec) {
 			console = "/dev/console"
 		}
-		if err := setupConsole(cfg.ConsoleFD, spec.Process.ConsoleSize, console); err != nil {
+		if err := setupConsole(cfg.ConsoleFD, spec.Process.ConsoleSize, console, spec.Process.User.UID); err != nil {
+			return err
+		}
+	}
+	if readonlyDev {
+		// /dev was mounted writable so that its nodes, /dev/pts and the console could be
+		// made in it; now it gets the read-only flag its mount asked for.
+		if err := remount("/dev", devFlags|unix.MS_RDONLY); err != nil {
 			return err
 		}
 	}
@@ -204,41 +272,146 @@ func initContainer(cfg *initConfig, s *initSync) error {
 			return fmt.Errorf("make a session keyring: %w", err)
 		}
 	}
-	// The last failure create can report: a command that is not in the image.
-	if _, err := lookPath(spec.Process); err != nil {
+	path, err := prepareProcess(spec.Process, cfg.Seccomp, cfg.PreserveFDs, s.handOver)
+	if err != nil {
 		return err
 	}
+	// Everything that can fail `create` is done: the runtime returns, the init waits.
 	if err := s.enc.Encode(syncMsg{Type: "ready"}); err != nil {
 		return err
 	}
 	s.ready = true
-	return finalizeProcess(spec.Process, cfg.Seccomp, cfg.PreserveFDs, func() error {
-		// Blocks until `start` opens the fifo for reading.
-		fifo, err := unix.Openat(hostProc, "self/fd/"+strconv.Itoa(cfg.FifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open the exec fifo: %w", err)
+	if err := waitForStart(cfg.FifoFD); err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.State); err != nil {
+			return fmt.Errorf("error running hook inside the container: %w", err)
 		}
-		if _, err := unix.Write(fifo, []byte("0")); err != nil {
-			return fmt.Errorf("write the exec fifo: %w", err)
+	}
+	return execCommand(path, spec.Process)
+}
+
+// hideHostKernelFS removes, from the container's mount namespace, every procfs and sysfs
+// mount of the host's tree, before a --no-pivot root is chrooted into. With pivot_root the
+// old root goes and they with it; with chroot they stay in the namespace, out of sight but
+// there, and the kernel lets a process that makes a user namespace mount a fresh procfs or
+// sysfs (with nothing masked) only if a fully visible one already exists in its mount
+// namespace: the host's would count. runc does the same for --no-pivot. A mount that cannot
+// be detached is covered with an empty tmpfs instead.
+//
+// Equivalent to: `umount -l /proc /sys` (and every other proc and sysfs outside the root).
+func hideHostKernelFS(rootfs string) error {
+	table, err := mount.Table()
+	if err != nil {
+		return err
+	}
+	for _, m := range slices.Backward(table) {
+		inside := m.Target == rootfs || strings.HasPrefix(m.Target, rootfs+"/")
+		if inside || m.Root != "/" || (m.FSType != "proc" && m.FSType != "sysfs") {
+			continue
 		}
-		// The fifo stays open, close-on-exec: `start` waits for its end of file, which
-		// comes with execve.
-		unix.Close(hostProc)
-		if spec.Hooks != nil {
-			return runHooks("startContainer", spec.Hooks.StartContainer, cfg.State)
+		err := mount.Unmount(m.Target)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+			err = mount.Mount{Source: "tmpfs", Target: m.Target, FSType: "tmpfs", Flags: unix.MS_RDONLY}.Apply()
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("hide the host's %s at %s before chroot: %w", m.FSType, m.Target, err)
+		}
+	}
+	return nil
+}
+
+// waitForStart blocks until `start` writes its byte into the exec fifo, which the runtime
+// opened for reading and writing and handed over (see Runtime.Start), and leaves it open.
+//
+// Equivalent to: `head -c1 ROOT/ID/exec.fifo`.
+func waitForStart(fifo int) error {
+	buf := make([]byte, 1)
+	for {
+		n, err := unix.Read(fifo, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		// The fifo stays open, close-on-exec: `start` waits until it has no reader left,
+		// which comes with execve (see waitForExec).
+		if n != 1 {
+			return fmt.Errorf("wait for start on the exec fifo: %v", err)
 		}
 		return nil
-	})
+	}
+}
+
+// useMountSources points each bind mount whose source the runtime copied on the host (see
+// openMountSources) at that copy, /proc/self/fd/N, which the kernel follows to the copy's
+// root: stat works on it, and attachMountSource recognises it.
+func useMountSources(cfg *initConfig) {
+	for i, fd := range cfg.MountSources {
+		cfg.Spec.Mounts[i].Source = "/proc/self/fd/" + strconv.Itoa(fd)
+	}
+}
+
+// attachMountSource attaches, at dest, the detached copy of a bind mount's source that src
+// names (/proc/self/fd/N of one of cfg.MountSources), and reports whether src was one.
+//
+// Equivalent to: `move_mount(N, "", AT_FDCWD, DEST, MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_SYMLINKS)`.
+func attachMountSource(cfg *initConfig, src, dest string) (bool, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(src, "/proc/self/fd/"))
+	if err != nil || !strings.HasPrefix(src, "/proc/self/fd/") || !slices.Contains(slices.Collect(maps.Values(cfg.MountSources)), n) {
+		return false, nil
+	}
+	// dest is /proc/self/fd/M of the destination, resolved inside the root (see mountOne):
+	// move_mount follows that link, as mount(2) does, only when asked to.
+	if err := unix.MoveMount(n, "", unix.AT_FDCWD, dest, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
+		return true, fmt.Errorf("attach the bind mount's source (copied on the host) at %s: %w", dest, err)
+	}
+	return true, nil
+}
+
+// closeMountSources closes the descriptors of the bind-mount sources: they are the host's,
+// and must be gone before the init runs anything of the container's.
+func closeMountSources(cfg *initConfig) {
+	for _, fd := range cfg.MountSources {
+		unix.Close(fd)
+	}
+}
+
+// holdDevWritable takes the read-only flag off a tmpfs /dev in the config's mounts, so that
+// the device nodes, /dev/pts and /dev/console can be made in it, and says whether to put it
+// back once they are (with the mount's other flags).
+func holdDevWritable(spec *specs.Spec) (flags uintptr, readonly bool) {
+	for i, m := range spec.Mounts {
+		if filepath.Clean(m.Destination) != "/dev" || m.Type != "tmpfs" {
+			continue
+		}
+		o, err := parseMountOptions(m.Options)
+		if err != nil || o.flags&unix.MS_RDONLY == 0 {
+			return 0, false
+		}
+		var opts []string
+		for _, opt := range m.Options {
+			if opt != "ro" {
+				opts = append(opts, opt)
+			}
+		}
+		spec.Mounts[i].Options = opts
+		return o.flags &^ unix.MS_RDONLY, true
+	}
+	return 0, false
 }
 
 // initExec sets up a process that joined a running container (nsenter joined the
 // namespaces and entered the root) and execs it.
-func initExec(cfg *initConfig) error {
+func initExec(cfg *initConfig, s *initSync) error {
 	p := cfg.Spec.Process
 	if p.Terminal {
-		if err := setupConsole(cfg.ConsoleFD, p.ConsoleSize, ""); err != nil {
+		if err := setupConsole(cfg.ConsoleFD, p.ConsoleSize, "", p.User.UID); err != nil {
 			return err
 		}
 	}
-	return finalizeProcess(p, cfg.Seccomp, cfg.PreserveFDs, nil)
+	path, err := prepareProcess(p, cfg.Seccomp, cfg.PreserveFDs, s.handOver)
+	if err != nil {
+		return err
+	}
+	return execCommand(path, p)
 }

@@ -31,9 +31,11 @@ var relayedSignals = []os.Signal{
 }
 
 // Run creates a container, starts it, waits for its init to exit (passing on the signals the
-// runtime receives), deletes it, and returns the exit status as a shell reports it.
+// runtime receives), deletes it, and returns the exit status as a shell reports it. With
+// opts.Detach it returns once the command runs; with opts.Keep it leaves the stopped
+// container for Delete.
 //
-// Equivalent to: `runc run --bundle BUNDLE ID`.
+// Equivalent to: `runc run [--detach] [--keep] --bundle BUNDLE ID`.
 func (r *Runtime) Run(id string, opts CreateOptions) (int, error) {
 	// Signals are caught from the start, so that a Ctrl-C during the create cannot kill the
 	// runtime between making things and removing them.
@@ -41,7 +43,7 @@ func (r *Runtime) Run(id string, opts CreateOptions) (int, error) {
 	signal.Notify(signals, relayedSignals...)
 	defer signal.Stop(signals)
 	var relay *consoleRelay
-	if opts.ConsoleSocket == "" {
+	if opts.ConsoleSocket == "" && !opts.Detach {
 		// In case the process has a terminal: then this runtime is its user.
 		var err error
 		if relay, err = newConsoleRelay(); err != nil {
@@ -54,7 +56,7 @@ func (r *Runtime) Run(id string, opts CreateOptions) (int, error) {
 	if err != nil {
 		return exitCodeFor(err), err
 	}
-	l.sock.Close()
+	l.close()
 	defer c.unlock()
 	var onWinch func()
 	if relay != nil && c.Spec.Process.Terminal {
@@ -73,8 +75,21 @@ func (r *Runtime) Run(id string, opts CreateOptions) (int, error) {
 		c.destroy(r.Log)
 		return status, err
 	}
+	if opts.Detach {
+		return 0, nil
+	}
+	// While the container runs, other commands (kill, exec, pause, state) must be able to
+	// lock it; the lock is taken again to delete it, unless someone already has.
+	c.unlock()
 	status, err := reap(c.Pid, signals, onWinch)
-	c.destroy(r.Log)
+	if !opts.Keep {
+		if again, openErr := r.open(id); openErr == nil {
+			if again.Pid == c.Pid && again.StartTime == c.StartTime {
+				again.destroy(r.Log)
+			}
+			again.unlock()
+		}
+	}
 	return status, err
 }
 
@@ -168,8 +183,8 @@ func (r *Runtime) List() ([]State, error) {
 // ("TERM", "SIGKILL", "usr1").
 func ParseSignal(s string) (syscall.Signal, error) {
 	if num, err := strconv.Atoi(s); err == nil {
-		if num <= 0 || num > 64 {
-			return 0, fmt.Errorf("signal %d out of range: want 1 to 64", num)
+		if num < 0 || num > 64 {
+			return 0, fmt.Errorf("signal %d out of range: want 0 (check only) to 64", num)
 		}
 		return syscall.Signal(num), nil
 	}
@@ -196,11 +211,7 @@ func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
 	}
 	defer c.unlock()
 	if all {
-		if c.status() == specs.StateStopped {
-			if pids, _ := c.members(); len(pids) == 0 {
-				return errors.New("container not running")
-			}
-		}
+		// As runc's: signalling every process of a container that has none left succeeds.
 		return c.signalAll(sig)
 	}
 	if c.status() == specs.StateStopped {

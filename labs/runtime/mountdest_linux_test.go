@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -56,6 +57,7 @@ func TestMountDestinationsStayInsideTheRoot(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "symlink")
 		assert.Contains(t, err.Error(), "/proc")
+		assert.Contains(t, err.Error(), "must be mounted on ordinary directory", "runc's words, which runc's tests and its users match")
 	})
 
 	t.Run("an image whose /sys is a symlink is refused", func(t *testing.T) {
@@ -90,5 +92,16 @@ func TestMountDestinationsStayInsideTheRoot(t *testing.T) {
 		_, err = run(t, nil, []specs.Mount{bind("/proc/self/attr")}, "true")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "inside /proc")
+	})
+
+	t.Run("only a procfs goes at /proc: a bind of the host's procfs, never of a directory", func(t *testing.T) {
+		_, err := run(t, nil, []specs.Mount{bind("/proc")}, "true")
+		require.Error(t, err, "a directory bound at /proc would stand in for procfs")
+		assert.Contains(t, err.Error(), "nothing but procfs")
+		hostProc := specs.Mount{Destination: "/proc", Type: "bind", Source: "/proc", Options: []string{"rbind", "nosuid", "nodev", "noexec"}}
+		self := strconv.Itoa(os.Getpid())
+		out, err := run(t, nil, []specs.Mount{hostProc}, "cat", "/proc/"+self+"/comm")
+		require.NoError(t, err, "the host's procfs is procfs: runc lets a config bind it at /proc (%s)", out)
+		assert.Equal(t, "runtime.test\n", out, "the host's /proc, bound at /proc, shows this test's PID")
 	})
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
+	"path/filepath"
 	"strings"
 	"unsafe"
 
@@ -15,79 +15,125 @@ import (
 	"containerlabs/labs/rootfs"
 )
 
-// finalizeProcess does the last steps before execve that a container's init and an exec'd
-// process share, in runc's order, and then replaces the calling process with the command.
-// The order is the point:
+// prepareProcess does the last steps before execve that a container's init and an exec'd
+// process share, in runc's order, and returns the path of the command to exec. The order is
+// the point:
 //
 //  1. the IO priority, while still root;
-//  2. no_new_privs, so that no setuid binary or file capability can ever raise privileges
+//  2. every descriptor above stdio and the preserved ones is marked close-on-exec, before
+//     any seccomp filter is in force: a profile may refuse close_range (or close) itself;
+//  3. no_new_privs, so that no setuid binary or file capability can ever raise privileges
 //     again in this process or its children;
-//  3. without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so the filter goes
+//  4. without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so the filter goes
 //     in now, before the capabilities are dropped (runc does the same); the calls that
 //     remain (setuid, capset, chdir, execve) are in every sane profile;
-//  4. the bounding set is cut down (PR_CAPBSET_DROP needs CAP_SETPCAP, so before setuid);
-//  5. groups, gid and uid change with PR_SET_KEEPCAPS on, which keeps the permitted set
+//  5. the working directory is entered while still root, so that a directory the user
+//     cannot reach but root can still works (runc's behaviour); if root is refused (a
+//     directory of another uid, without CAP_DAC_OVERRIDE), it is tried again as the user;
+//  6. the bounding set is cut down (PR_CAPBSET_DROP needs CAP_SETPCAP, so before setuid);
+//     groups, gid and uid change with PR_SET_KEEPCAPS on, which keeps the permitted set
 //     across setuid instead of clearing it, and then the final effective, permitted,
 //     inheritable and ambient sets are set;
-//  6. the working directory is entered as the user, so its permissions apply;
-//  7. beforeExec runs (the init waits there for `start`);
-//  8. the rlimits (see rlimits_linux.go: they could kill the Go code before this point);
-//     then, with no_new_privs, the seccomp filter goes in last, so that as few calls as
-//     possible run under it;
-//  9. execve (every descriptor above the preserved ones was marked close-on-exec first of
-//     all, before a seccomp filter could refuse close_range).
+//  7. the working directory is checked to be inside the container (see verifyCwd), and
+//     the command is looked up, so that a missing one is an error of `create`;
+//  8. with no_new_privs, the seccomp filter goes in last, so that as few of the runtime's
+//     own calls as possible run under it; the init's wait for `start`, the startContainer
+//     hooks and execCommand (the rlimits, then execve) do.
+//
+// A filter with a listener (SCMP_ACT_NOTIFY) hands its descriptor to handOver, which passes
+// it to the runtime for the seccomp agent.
 //
 // Capabilities, no_new_privs and the seccomp filter belong to the calling thread, which must
 // therefore be the thread that calls execve: the init locks itself to its main thread.
-func finalizeProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, beforeExec func() error) error {
-	path, err := lookPath(p)
-	if err != nil {
-		return err
-	}
-	// Before any seccomp filter: a profile older than close_range(2) (Linux 5.9), such as
-	// runtime-tools' default one, refuses it. Descriptors Go opens later are close-on-exec.
-	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close the runtime's descriptors: %w", err)
-	}
+func prepareProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, handOver func(listener int) error) (string, error) {
 	if p.IOPriority != nil {
 		prio, _ := ioPriority(p.IOPriority)
 		const ioprioWhoProcess = 1
 		if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(prio)); errno != 0 {
-			return fmt.Errorf("set IO priority %s %d: %w", p.IOPriority.Class, p.IOPriority.Priority, errno)
+			return "", fmt.Errorf("set IO priority %s %d: %w", p.IOPriority.Class, p.IOPriority.Priority, errno)
 		}
+	}
+	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return "", fmt.Errorf("mark the runtime's descriptors close-on-exec: %w", err)
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("set no_new_privs: %w", err)
+			return "", fmt.Errorf("set no_new_privs: %w", err)
 		}
-	}
-	if !p.NoNewPrivileges {
-		if err := filter.load(); err != nil {
-			return err
-		}
-	}
-	if err := setUser(p); err != nil {
-		return err
+	} else if err := loadSeccomp(filter, handOver); err != nil {
+		return "", err
 	}
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := os.Chdir(cwd); err != nil {
-		return fmt.Errorf("enter the working directory %s: %w", cwd, err)
+	err := unix.Chdir(cwd)
+	enteredAsRoot := err == nil
+	if err != nil && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+		return "", fmt.Errorf("enter the working directory %s: %w", cwd, err)
 	}
-	if beforeExec != nil {
-		if err := beforeExec(); err != nil {
-			return err
+	if err := setUser(p); err != nil {
+		return "", err
+	}
+	if !enteredAsRoot {
+		if err := unix.Chdir(cwd); err != nil {
+			return "", fmt.Errorf("enter the working directory %s: %w", cwd, err)
 		}
 	}
-	if err := applyRlimits(p.Rlimits); err != nil {
-		return err
+	if err := verifyCwd(cwd); err != nil {
+		return "", err
+	}
+	path, err := lookPath(p)
+	if err != nil {
+		return "", err
 	}
 	if p.NoNewPrivileges {
-		if err := filter.load(); err != nil {
-			return err
+		if err := loadSeccomp(filter, handOver); err != nil {
+			return "", err
 		}
+	}
+	return path, nil
+}
+
+// loadSeccomp loads the filter and hands its listener, if it has one, over.
+func loadSeccomp(filter *seccompProgram, handOver func(listener int) error) error {
+	listener, err := filter.load()
+	if err != nil || listener < 0 {
+		return err
+	}
+	return handOver(listener)
+}
+
+// verifyCwd makes sure the working directory the process just entered is inside the
+// container's root. A path can leave the root without a single "..": through a descriptor
+// of the host that is still open, as /proc/self/fd/N, which the kernel follows as a magic
+// link to wherever the descriptor points. That is CVE-2024-21626: runc held a descriptor of
+// the host's /sys/fs/cgroup, `-w /proc/self/fd/7` made it the working directory, and the
+// command then reached the host's files through ".". The runtime closes what it can before
+// the chdir; this check is the second fence, for any descriptor it missed. getcwd(2) tells:
+// for a directory outside the process's root the kernel prefixes "(unreachable)" instead of
+// returning an absolute path, which unix.Getwd reports as ENOENT.
+//
+// Equivalent to: `pwd -P` printing an absolute path.
+func verifyCwd(cwd string) error {
+	wd, err := unix.Getwd()
+	if errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("working directory %s is outside the container's root (a descriptor of the host, reached through /proc/self/fd?): refusing to run the command", cwd)
+	}
+	if err != nil {
+		return fmt.Errorf("check the working directory %s: %w", cwd, err)
+	}
+	if !filepath.IsAbs(wd) {
+		return fmt.Errorf("working directory %s resolves to %q, not an absolute path inside the container: refusing to run the command", cwd, wd)
+	}
+	return nil
+}
+
+// execCommand sets the process's rlimits and replaces the process with the command. The
+// rlimits come last, once the Go code they could hurt is done (see rlimits_linux.go).
+func execCommand(path string, p *specs.Process) error {
+	if err := applyRlimits(p.Rlimits); err != nil {
+		return err
 	}
 	if err := unix.Exec(path, p.Args, p.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)

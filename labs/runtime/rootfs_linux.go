@@ -93,7 +93,8 @@ func devIsBindMounted(spec *specs.Spec) bool {
 // by path, a process that shares a volume with this container could swap a directory for
 // a symlink and have the mount land anywhere on the host (CVE-2021-30465). A symlink in the
 // image is followed, but inside the root only; procfs and sysfs (and the /dev tmpfs) must
-// go on real directories, and nothing but procfs may cover anything in /proc.
+// go on real directories (runc's error says "must be mounted on ordinary directory", and
+// so does this one), and nothing but procfs may cover anything in /proc.
 func mountOne(cfg *initConfig, m specs.Mount) error {
 	o, err := parseMountOptions(m.Options)
 	if err != nil {
@@ -122,7 +123,7 @@ func mountOne(cfg *initConfig, m specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	if err := checkProcDestination(m, inside); err != nil {
+	if err := checkProcDestination(cfg, m, bind, inside); err != nil {
 		return err
 	}
 	// Once mounted on, the descriptor still names the directory underneath; what follows
@@ -218,11 +219,22 @@ func checkRealDirectory(root *os.File, m specs.Mount) error {
 	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
 		buf := make([]byte, 4096)
 		n, _ := unix.Readlinkat(int(parent.Fd()), filepath.Base(clean), buf)
-		return fmt.Errorf("mount %s on %s: the image's %s is a symlink (to %q), not a directory: refused", m.Type, m.Destination, clean, buf[:n])
+		return fmt.Errorf("mount %s on %s: the image's %s is a symlink (to %q): refused, %s must be mounted on ordinary directory", m.Type, m.Destination, clean, buf[:n], m.Type)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return fmt.Errorf("mount %s on %s: the image's %s is not a directory: refused", m.Type, m.Destination, clean)
+		return fmt.Errorf("mount %s on %s: the image's %s is not a directory: refused, %s must be mounted on ordinary directory", m.Type, m.Destination, clean, m.Type)
 	}
 	return nil
+}
+
+// isProcfs reports whether a bind mount's source is a procfs.
+//
+// Equivalent to: `stat -f -c %T SOURCE` printing "proc".
+func isProcfs(cfg *initConfig, source string) bool {
+	if !filepath.IsAbs(source) {
+		source = filepath.Join(cfg.Bundle, source)
+	}
+	var st unix.Statfs_t
+	return unix.Statfs(source, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 }
 
 // procFiles are the files of /proc that a mount may replace: the ones lxcfs serves with a
@@ -235,12 +247,17 @@ var procFiles = []string{
 }
 
 // checkProcDestination refuses a mount that would land in /proc, where the destination
-// ended up (inside) after every symlink was followed: only procfs itself goes at /proc.
-func checkProcDestination(m specs.Mount, inside string) error {
+// ended up (inside) after every symlink was followed: only procfs itself goes at /proc,
+// mounted fresh or bound from a procfs of the host (a container that shares the host's PID
+// namespace may be given the host's /proc, as runc allows).
+func checkProcDestination(cfg *initConfig, m specs.Mount, bind bool, inside string) error {
 	if inside != "/proc" && !strings.HasPrefix(inside, "/proc/") {
 		return nil
 	}
-	if (inside == "/proc" && m.Type == "proc") || (inside != "/proc" && slices.Contains(procFiles, inside)) {
+	if inside == "/proc" && (m.Type == "proc" || (bind && isProcfs(cfg, m.Source))) {
+		return nil
+	}
+	if inside != "/proc" && slices.Contains(procFiles, inside) {
 		return nil
 	}
 	if inside != filepath.Clean(m.Destination) {
@@ -281,8 +298,12 @@ func bindMount(cfg *initConfig, m specs.Mount, o mountOptions, dest string, moun
 	if o.recursive {
 		flags |= unix.MS_REC
 	}
-	if err := (mount.Mount{Source: src, Target: dest, Flags: flags}).Apply(); err != nil {
+	if attached, err := attachMountSource(cfg, src, dest); err != nil {
 		return err
+	} else if !attached {
+		if err := (mount.Mount{Source: src, Target: dest, Flags: flags}).Apply(); err != nil {
+			return err
+		}
 	}
 	if o.flags&^unix.MS_REMOUNT != 0 {
 		dest, err := mounted()
@@ -373,7 +394,9 @@ func mountCgroup(cfg *initConfig, o mountOptions, dest string, mounted func() (s
 	}
 	hierarchies := map[string][]string{}
 	for controller, dir := range g.Paths {
-		hierarchies[dir] = append(hierarchies[dir], controller)
+		if controller != "" { // a hybrid host's unified tree, which has no controller
+			hierarchies[dir] = append(hierarchies[dir], controller)
+		}
 	}
 	for dir, controllers := range hierarchies {
 		slices.Sort(controllers)

@@ -58,6 +58,11 @@ type CreateOptions struct {
 	PreserveFDs int
 	// Stdin, Stdout and Stderr are the container process's; nil means the caller's own.
 	Stdin, Stdout, Stderr *os.File
+	// Detach makes Run return once the command runs, instead of waiting for it (`run -d`).
+	Detach bool
+	// Keep makes Run leave the stopped container (its state and cgroup) for a later
+	// Delete, instead of deleting it when the command exits (`run --keep`).
+	Keep bool
 	// console is a connected console socket: Run makes one of its own (a consoleRelay)
 	// when ConsoleSocket is empty.
 	console *os.File
@@ -76,6 +81,13 @@ type ExecOptions struct {
 	PreserveFDs int
 	// Stdin, Stdout and Stderr are the process's; nil means the caller's own.
 	Stdin, Stdout, Stderr *os.File
+	// SubCgroups puts the process in a group below the container's, by controller ("" for
+	// every one): {"memory": "sub"} joins .../CONTAINER/sub in the memory hierarchy. The
+	// groups must exist (the container makes them, in its writable /sys/fs/cgroup).
+	SubCgroups map[string]string
+	// IgnorePaused allows an exec into a paused container; the process then starts
+	// frozen, and runs once the container is resumed.
+	IgnorePaused bool
 }
 
 // State is what `state` prints: the OCI runtime state of a container, with the fields runc

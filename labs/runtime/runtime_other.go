@@ -5,6 +5,7 @@ package runtime
 import (
 	"errors"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -85,3 +86,11 @@ func (r *Runtime) Config(id string) (*specs.Spec, error) { return nil, errNotLin
 
 // AllCapabilities lists every capability a privileged container can get (Linux only).
 func AllCapabilities() []string { return nil }
+
+// Stats reads a container's resource usage (Linux only).
+func (r *Runtime) Stats(id string) (*Stats, error) { return nil, errNotLinux }
+
+// Events reports a container's usage and OOM kills (Linux only).
+func (r *Runtime) Events(id string, interval time.Duration, emit func(Event) error) error {
+	return errNotLinux
+}

@@ -3,11 +3,18 @@
 package runtime
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestDefaultProfileCompiles(t *testing.T) {
@@ -20,7 +27,9 @@ func TestDefaultProfileCompiles(t *testing.T) {
 	p, err := compileSeccomp(nil)
 	require.NoError(t, err)
 	assert.Nil(t, p, "no profile, no filter")
-	require.NoError(t, p.load(), "loading no filter does nothing")
+	listener, err := p.load()
+	require.NoError(t, err, "loading no filter does nothing")
+	assert.Equal(t, -1, listener, "and gives no listener")
 	logged, err := compileSeccomp(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog}})
 	require.NoError(t, err)
 	assert.Equal(t, uint(2), logged.Flags, "SECCOMP_FILTER_FLAG_LOG is a load flag, kept beside the program")
@@ -53,4 +62,51 @@ func TestBadProfilesFail(t *testing.T) {
 	_, err = compileSeccomp(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"no_such_call", "mkdir"}, Action: specs.ActErrno}}})
 	require.NoError(t, err, "unknown call names are skipped: profiles list calls of every architecture")
+}
+
+// A test binary re-executed with probeFilter set loads the filter in that file, calls
+// system call 1000 (which no kernel has) and kexec_load (which every profile here
+// refuses), and exits with the two errnos, as 256*first + second in its output.
+const probeFilter = "LABS_SECCOMP_PROBE_FILTER"
+
+func init() {
+	path := os.Getenv(probeFilter)
+	if path == "" {
+		return
+	}
+	goruntime.LockOSThread()
+	filter, err := os.ReadFile(path)
+	if err != nil || unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != nil {
+		os.Exit(1)
+	}
+	if _, err := (&seccompProgram{Filter: filter}).load(); err != nil {
+		os.Exit(2)
+	}
+	_, _, unknown := unix.Syscall(1000, 0, 0, 0)
+	_, _, denied := unix.Syscall(unix.SYS_KEXEC_LOAD, 0, 0, 0)
+	fmt.Printf("%d %d\n", unknown, denied)
+	os.Exit(0)
+}
+
+func TestUnknownSystemCallsGetENOSYS(t *testing.T) {
+	probe := func(p *specs.LinuxSeccomp) string {
+		program, err := compileSeccomp(p)
+		require.NoError(t, err)
+		path := filepath.Join(t.TempDir(), "filter")
+		require.NoError(t, os.WriteFile(path, program.Filter, 0o600))
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), probeFilter+"="+path)
+		out, err := cmd.Output()
+		require.NoError(t, err, string(out))
+		return strings.TrimSpace(string(out))
+	}
+	enosys, eperm := int(unix.ENOSYS), int(unix.EPERM)
+	assert.Equal(t, fmt.Sprintf("%d %d", enosys, eperm), probe(DefaultSeccomp(DefaultCapabilities)),
+		"a call newer than the profile fails with ENOSYS (so a C library falls back), a refused one with EPERM")
+	errnoRet := uint(unix.ENXIO)
+	withErrno := DefaultSeccomp(DefaultCapabilities)
+	withErrno.DefaultErrnoRet = &errnoRet
+	assert.Equal(t, fmt.Sprintf("%d %d", enosys, unix.ENXIO), probe(withErrno), "the stub holds with a defaultErrnoRet too")
+	allow := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"kexec_load"}, Action: specs.ActErrno}}}
+	assert.Equal(t, fmt.Sprintf("%d %d", enosys, eperm), probe(allow), "an allowing profile has no stub: the kernel itself says ENOSYS")
 }

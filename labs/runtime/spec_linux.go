@@ -411,6 +411,7 @@ func deviceType(t string) (uint32, error) {
 var seccompActions = map[specs.LinuxSeccompAction]bool{
 	specs.ActKill: true, specs.ActKillProcess: true, specs.ActKillThread: true, specs.ActTrap: true,
 	specs.ActErrno: true, specs.ActTrace: true, specs.ActAllow: true, specs.ActLog: true,
+	specs.ActNotify: true,
 }
 
 // seccompOperators are the OCI argument comparisons.
@@ -420,8 +421,8 @@ var seccompOperators = map[specs.LinuxSeccompOperator]bool{
 }
 
 func validateSeccomp(s *specs.LinuxSeccomp) error {
-	if s.ListenerPath != "" || s.ListenerMetadata != "" {
-		return fmt.Errorf("%w: linux.seccomp.listenerPath (seccomp user notification)", ErrUnsupported)
+	if err := validateSeccompNotify(s); err != nil {
+		return err
 	}
 	if !seccompActions[s.DefaultAction] {
 		return fmt.Errorf("linux.seccomp.defaultAction %q: %w", s.DefaultAction, seccompActionError(s.DefaultAction))
@@ -448,8 +449,5 @@ func validateSeccomp(s *specs.LinuxSeccomp) error {
 }
 
 func seccompActionError(a specs.LinuxSeccompAction) error {
-	if a == specs.ActNotify {
-		return fmt.Errorf("%w: SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath)", ErrUnsupported)
-	}
 	return errors.New("unknown seccomp action")
 }

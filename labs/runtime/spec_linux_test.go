@@ -45,12 +45,12 @@ func TestCapabilityMask(t *testing.T) {
 }
 
 func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]unix.Signal{"9": unix.SIGKILL, "TERM": unix.SIGTERM, "sigusr1": unix.SIGUSR1, "SIGHUP": unix.SIGHUP} {
+	for in, want := range map[string]unix.Signal{"9": unix.SIGKILL, "TERM": unix.SIGTERM, "sigusr1": unix.SIGUSR1, "SIGHUP": unix.SIGHUP, "0": 0} {
 		got, err := ParseSignal(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"0", "65", "FLY", ""} {
+	for _, bad := range []string{"-1", "65", "FLY", ""} {
 		_, err := ParseSignal(bad)
 		assert.Error(t, err, bad)
 	}
@@ -75,8 +75,15 @@ func TestValidate(t *testing.T) {
 		{"idmapped mount", "idmapped mount", true, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}})
 		}},
-		{"seccomp notify", "SCMP_ACT_NOTIFY", true, func(s *specs.Spec) {
+		{"seccomp notify without an agent", "need a listenerPath", false, func(s *specs.Spec) {
 			s.Linux.Seccomp.Syscalls = append(s.Linux.Seccomp.Syscalls, specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify})
+		}},
+		{"seccomp notify of write", "cannot be used for the write syscall", false, func(s *specs.Spec) {
+			s.Linux.Seccomp.ListenerPath = "/run/agent.sock"
+			s.Linux.Seccomp.Syscalls = append(s.Linux.Seccomp.Syscalls, specs.LinuxSyscall{Names: []string{"write"}, Action: specs.ActNotify})
+		}},
+		{"relative listener path", "absolute path of the seccomp agent's socket", false, func(s *specs.Spec) {
+			s.Linux.Seccomp.ListenerPath = "@abstract"
 		}},
 		{"no mount namespace", "mount namespace", true, func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:3] }},
 		{"user namespace without maps", "uidMappings", false, func(s *specs.Spec) {

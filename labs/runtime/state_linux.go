@@ -24,8 +24,8 @@ var ErrNotExist = errors.New("does not exist")
 // Files in a container's state directory.
 const (
 	stateFile = "state.json"
-	// fifoFile is the exec fifo: the init blocks opening it for writing until `start`
-	// opens it for reading. While it exists, the container is "created".
+	// fifoFile is the exec fifo: the init blocks reading it until `start` writes a byte
+	// into it. While it exists, the container is "created".
 	fifoFile = "exec.fifo"
 )
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,14 @@ __attribute__((constructor)) static void nsenter(void)
 	if (env == NULL || *env == '\0')
 		return;
 	sync_fd = atoi(env);
+
+	// Until it execs the container's command, this process holds descriptors of the host
+	// (the sync socket, the exec fifo, bind-mount sources). A process of the container that
+	// could ptrace it, or open /proc/PID/fd of it, would reach them: a process that is not
+	// dumpable can be inspected only with CAP_SYS_PTRACE over the host. execve makes the
+	// command dumpable again.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("make the process non-dumpable");
 
 	struct join joins[MAX_JOINS];
 	int njoins = 0, new_user = 0, root_fd = -1;
