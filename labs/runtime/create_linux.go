@@ -189,6 +189,11 @@ func initEnv(syncFD int) []string {
 // process is ours from then on (see spawn).
 func (l *launch) guide(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping) error {
 	err := l.converse(plan, uidMaps, gidMaps)
+	if err != nil && l.nsenter != 0 {
+		// nsenter may be waiting for an answer that will not come (the maps could not be
+		// written): end it, or the wait below would never return.
+		_ = unix.Kill(l.nsenter, unix.SIGKILL)
+	}
 	if waitErr := l.reapNsenter(); err == nil && waitErr != nil {
 		err = waitErr
 	}
@@ -616,7 +621,8 @@ func (r *Runtime) initContainer(c *container, l *launch, opts CreateOptions, sec
 // OPEN_TREE_CLONE makes a mount of the source that belongs to no namespace yet, which the
 // init then attaches at the destination with move_mount(2) (see attachMountSource). runc
 // (since 1.2) does the same. The descriptors go to the init with its configuration, and
-// are closed there once attached.
+// are closed there once attached. A rootless runtime may not clone mounts: its init binds
+// by path, as the runtime's own user could.
 //
 // Equivalent to: `open_tree(AT_FDCWD, SOURCE, OPEN_TREE_CLONE [|AT_RECURSIVE])` for each
 // bind mount, passed over the sync socket.
@@ -639,6 +645,12 @@ func openMountSources(c *container, cfg *initConfig) ([]int, error) {
 			flags |= unix.AT_RECURSIVE
 		}
 		fd, err := unix.OpenTree(unix.AT_FDCWD, src, flags)
+		if errors.Is(err, unix.EPERM) {
+			// A runtime without CAP_SYS_ADMIN over its own mount namespace (an ordinary
+			// user's, rootless) may not clone a mount; its init binds by path, with the
+			// same access to the source as the runtime's user.
+			continue
+		}
 		if err != nil {
 			closeAll(fds)
 			return nil, fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)

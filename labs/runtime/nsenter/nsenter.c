@@ -163,12 +163,19 @@ __attribute__((constructor)) static void nsenter(void)
 		if (unshare(CLONE_NEWUSER) < 0)
 			fail("unshare the user namespace");
 		// Only a process outside may write our uid and gid maps; ask the parent, and wait.
+		// The files of a process that is not dumpable belong to root: an ordinary user's
+		// runtime (rootless) could not write them. Nothing but us is in the namespace yet,
+		// so we are dumpable for as long as the parent writes, as runc's nsexec is.
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			fail("make the process dumpable for the ID maps");
 		say("userns");
 		read_line(line, sizeof(line));
 		if (strcmp(line, "mapped") != 0) {
 			errno = EPROTO;
 			fail("wait for the uid and gid maps (got %s)", line);
 		}
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			fail("make the process non-dumpable again");
 		// Become root of the new namespace, so that execve later keeps our capabilities.
 		if (setresgid(0, 0, 0) < 0)
 			fail("become gid 0 in the user namespace");
