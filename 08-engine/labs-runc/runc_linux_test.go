@@ -35,7 +35,9 @@ func TestLabsRunc(t *testing.T) {
 		pidText, err := os.ReadFile(pidFile)
 		require.NoError(t, err, labtest.Hint("--pid-file must receive the init's PID"))
 		assert.Equal(t, strconv.Itoa(st.Pid), string(pidText), labtest.Hint("the PID file holds the same PID as state"))
-		assert.Equal(t, "S", procStatus(t, st.Pid, "State")["State"][:1], labtest.Hint("the init blocks opening the fifo, asleep"))
+		// create returns when the init is ready; it may still be on its way to the wait.
+		assert.True(t, waitFor(func() bool { return procStatus(t, st.Pid, "State")["State"][:1] == "S" }),
+			labtest.Hint("the init blocks in the exec fifo, asleep, until start"))
 		assert.NotEmpty(t, b.cgroupDirs(), labtest.Hint("create makes the cgroup before the command runs"))
 
 		res = r.run("start", id)
