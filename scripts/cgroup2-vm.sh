@@ -219,7 +219,7 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mount --make-rshared /
 hostname cgroup2-vm
 ip link set lo up
-for m in overlay veth bridge tun; do modprobe "$m" || echo "@@vm warning: modprobe $m failed"; done
+for m in overlay veth bridge tun loop; do modprobe "$m" || echo "@@vm warning: modprobe $m failed"; done
 mkdir -p /work
 if ! mount -t ext4 /dev/vdb /work; then
 	echo "@@vm error: no second disk with a run script"

@@ -240,7 +240,17 @@ type consoleSocket struct {
 
 func listenConsole(t *testing.T) *consoleSocket {
 	s := &consoleSocket{path: filepath.Join(labtest.TempDir(t), "console.sock"), masters: make(chan *os.File, 4)}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.path, Net: "unix"})
+	receiveDescriptors(t, s.path, func(_ []byte, fd int) {
+		s.masters <- os.NewFile(uintptr(fd), "pty master")
+	})
+	return s
+}
+
+// receiveDescriptors listens on a unix socket at path, as a console socket or a seccomp
+// agent does, and for each connection that sends one message with one descriptor calls
+// got with the message and the descriptor, until the test ends.
+func receiveDescriptors(t *testing.T, path string, got func(message []byte, fd int)) {
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	go func() {
@@ -249,20 +259,19 @@ func listenConsole(t *testing.T) *consoleSocket {
 			if err != nil {
 				return
 			}
-			buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
-			_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+			buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
+			n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 			conn.Close()
 			if err != nil {
 				continue
 			}
 			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
 				if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
-					s.masters <- os.NewFile(uintptr(fds[0]), "pty master")
+					got(buf[:n], fds[0])
 				}
 			}
 		}
 	}()
-	return s
 }
 
 func (s *consoleSocket) master(t *testing.T) *os.File {
@@ -294,39 +303,16 @@ type agent struct {
 
 func startAgent(t *testing.T, dropping bool) *agent {
 	a := &agent{path: filepath.Join(labtest.TempDir(t), "agent.sock"), states: make(chan specs.ContainerProcessState, 4)}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: a.path, Net: "unix"})
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.AcceptUnix()
-			if err != nil {
-				return
-			}
-			buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
-			n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-			conn.Close()
-			if err != nil {
-				continue
-			}
-			var st specs.ContainerProcessState
-			_ = json.Unmarshal(buf[:n], &st)
-			msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-			if len(msgs) != 1 {
-				continue
-			}
-			fds, _ := unix.ParseUnixRights(&msgs[0])
-			if len(fds) != 1 {
-				continue
-			}
-			a.states <- st
-			if dropping {
-				unix.Close(fds[0])
-				continue
-			}
-			go answer(fds[0])
+	receiveDescriptors(t, a.path, func(message []byte, listener int) {
+		var st specs.ContainerProcessState
+		_ = json.Unmarshal(message, &st)
+		a.states <- st
+		if dropping {
+			unix.Close(listener)
+			return
 		}
-	}()
+		go answer(listener)
+	})
 	return a
 }
 

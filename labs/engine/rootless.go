@@ -120,34 +120,26 @@ func (e *Engine) defaultNetwork() string {
 	return "bridge"
 }
 
-// limitsAsked names the command-line options of cfg that set a cgroup limit.
-func limitsAsked(cfg Config) []string {
-	var names []string
-	if cfg.Memory > 0 {
-		names = append(names, "--memory")
-	}
-	if cfg.CPUs > 0 {
-		names = append(names, "--cpus")
-	}
-	if cfg.PidsLimit > 0 {
-		names = append(names, "--pids-limit")
-	}
-	return names
-}
+// askedLimit is a cgroup limit cfg sets: the command-line option, and the cgroup v2
+// controller that enforces it.
+type askedLimit struct{ option, controller string }
 
-// controllersFor lists the cgroup v2 controllers the limits of cfg need.
-func controllersFor(cfg Config) []string {
-	var names []string
-	if cfg.Memory > 0 {
-		names = append(names, "memory")
+// limitsAsked lists the cgroup limits cfg sets.
+func limitsAsked(cfg Config) []askedLimit {
+	var limits []askedLimit
+	for _, l := range []struct {
+		set bool
+		askedLimit
+	}{
+		{cfg.Memory > 0, askedLimit{"--memory", "memory"}},
+		{cfg.CPUs > 0, askedLimit{"--cpus", "cpu"}},
+		{cfg.PidsLimit > 0, askedLimit{"--pids-limit", "pids"}},
+	} {
+		if l.set {
+			limits = append(limits, l.askedLimit)
+		}
 	}
-	if cfg.CPUs > 0 {
-		names = append(names, "cpu")
-	}
-	if cfg.PidsLimit > 0 {
-		names = append(names, "pids")
-	}
-	return names
+	return limits
 }
 
 // checkUser refuses a user or group the engine's namespace does not map, naming the

@@ -285,12 +285,16 @@ func (e *Engine) checkRootless(c *Container) error {
 		}
 	}
 	if limits := limitsAsked(cfg); len(limits) > 0 {
+		var options, controllers []string
+		for _, l := range limits {
+			options, controllers = append(options, l.option), append(controllers, l.controller)
+		}
 		parent, err := e.Rootless.cgroupParent()
 		if err != nil {
-			return fmt.Errorf("%s: a rootless container gets no cgroup here, so no limit could apply: %w", strings.Join(limits, ", "), err)
+			return fmt.Errorf("%s: a rootless container gets no cgroup here, so no limit could apply: %w", strings.Join(options, ", "), err)
 		}
-		if err := enableForChildren(filepath.Dir(parent), controllersFor(cfg)); err != nil {
-			return fmt.Errorf("%s: %w", strings.Join(limits, ", "), err)
+		if err := enableForChildren(filepath.Dir(parent), controllers); err != nil {
+			return fmt.Errorf("%s: %w", strings.Join(options, ", "), err)
 		}
 	}
 	return nil

@@ -1,11 +1,12 @@
 package labtest
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/procfs"
 )
 
 // The kernel's view of a process, read from the host: what a check trusts more than any
@@ -20,18 +21,14 @@ func RootedIn(dir string) ([]int, error) {
 	if err := unix.Stat(dir, &want); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir("/proc")
+	all, err := procfs.PIDs()
 	if err != nil {
 		return nil, err
 	}
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range all {
 		var st unix.Stat_t
-		if unix.Stat(filepath.Join("/proc", e.Name(), "root"), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+		if unix.Stat(filepath.Join("/proc", strconv.Itoa(pid), "root"), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
 			pids = append(pids, pid)
 		}
 	}

@@ -27,7 +27,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -521,13 +520,9 @@ func Marker(t testing.TB) (path, content string) {
 
 // Children returns the PIDs of the processes whose parent is pid, read from /proc.
 func Children(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
+	all, _ := procfs.PIDs()
 	var children []int
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, child := range all {
 		p, err := procfs.Inspect(child)
 		if err == nil && p.PPID == pid {
 			children = append(children, child)

@@ -22,20 +22,21 @@ import (
 //  1. the IO priority, while still root;
 //  2. every descriptor above stdio and the preserved ones is marked close-on-exec, before
 //     any seccomp filter is in force: a profile may refuse close_range (or close) itself;
-//  3. no_new_privs, so that no setuid binary or file capability can ever raise privileges
+//  3. the working directory is entered while still root, so that a directory the user
+//     cannot reach but root can still works (runc's behaviour), and checked to be inside
+//     the container (see verifyCwd), before any filter: a profile may refuse getcwd(2);
+//  4. no_new_privs, so that no setuid binary or file capability can ever raise privileges
 //     again in this process or its children;
-//  4. without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so the filter goes
+//  5. without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so the filter goes
 //     in now, before the capabilities are dropped (runc does the same); the calls that
-//     remain (setuid, capset, chdir, execve) are in every sane profile;
-//  5. the working directory is entered while still root, so that a directory the user
-//     cannot reach but root can still works (runc's behaviour); if root is refused (a
-//     directory of another uid, without CAP_DAC_OVERRIDE), it is tried again as the user;
+//     remain (setuid, capset, execve) are in every sane profile;
 //  6. the bounding set is cut down (PR_CAPBSET_DROP needs CAP_SETPCAP, so before setuid);
 //     groups, gid and uid change with PR_SET_KEEPCAPS on, which keeps the permitted set
 //     across setuid instead of clearing it, and then the final effective, permitted,
 //     inheritable and ambient sets are set;
-//  7. the working directory is checked to be inside the container (see verifyCwd), and
-//     the command is looked up, so that a missing one is an error of `create`;
+//  7. if root was refused the working directory (a directory of another uid, without
+//     CAP_DAC_OVERRIDE), it is entered and checked as the user; the command is looked up,
+//     so that a missing one is an error of `create`;
 //  8. with no_new_privs, the seccomp filter goes in last, so that as few of the runtime's
 //     own calls as possible run under it; the init's wait for `start`, the startContainer
 //     hooks and execCommand (the rlimits, then execve) do.
@@ -56,13 +57,8 @@ func prepareProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, h
 	if err := unix.CloseRange(uint(3+preserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return "", fmt.Errorf("mark the runtime's descriptors close-on-exec: %w", err)
 	}
-	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return "", fmt.Errorf("set no_new_privs: %w", err)
-		}
-	} else if err := loadSeccomp(filter, handOver); err != nil {
-		return "", err
-	}
+	// The working directory is entered, and checked, before a filter loads where it can
+	// be: a profile may refuse getcwd(2) itself (runtime-tools' seccomp test does).
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
@@ -72,16 +68,30 @@ func prepareProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, h
 	if err != nil && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
 		return "", fmt.Errorf("enter the working directory %s: %w", cwd, err)
 	}
+	if enteredAsRoot {
+		if err := verifyCwd(cwd); err != nil {
+			return "", err
+		}
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return "", fmt.Errorf("set no_new_privs: %w", err)
+		}
+	} else if err := loadSeccomp(filter, handOver); err != nil {
+		// Without no_new_privs, loading a filter takes CAP_SYS_ADMIN, which setUser drops.
+		return "", err
+	}
 	if err := setUser(p); err != nil {
 		return "", err
 	}
 	if !enteredAsRoot {
+		// A directory only the process's own user may enter.
 		if err := unix.Chdir(cwd); err != nil {
 			return "", fmt.Errorf("enter the working directory %s: %w", cwd, err)
 		}
-	}
-	if err := verifyCwd(cwd); err != nil {
-		return "", err
+		if err := verifyCwd(cwd); err != nil {
+			return "", err
+		}
 	}
 	path, err := lookPath(p)
 	if err != nil {

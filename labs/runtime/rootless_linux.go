@@ -16,6 +16,7 @@ import (
 
 	"containerlabs/labs/cgroup"
 	"containerlabs/labs/namespace"
+	"containerlabs/labs/procfs"
 )
 
 // Rootless containers, and containers without a cgroup.
@@ -104,16 +105,12 @@ func (c *container) members() ([]int, error) {
 	if err != nil {
 		return nil, nil // the init is gone, and with it the namespace's processes
 	}
-	entries, err := os.ReadDir("/proc")
+	all, err := procfs.PIDs()
 	if err != nil {
 		return nil, err
 	}
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range all {
 		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil && ns == own {
 			pids = append(pids, pid)
 		}
