@@ -197,12 +197,13 @@ func (m *Manager) New(name string, limits Limits) (*Cgroup, error) {
 		return nil, err
 	}
 	c := m.group(name)
-	// Another container's Remove may take the shared parent away between our making it and
-	// our making the group in it; then the group's mkdir fails with ENOENT, and trying
-	// again makes the parent anew.
+	// Another container's Remove may take the shared parent away while we make it ready
+	// and make the group in it: the group's mkdir then fails with ENOENT, and a write to
+	// the parent's cgroup.subtree_control with ENODEV (the group is dying: it existed when
+	// our mkdir found it, and rmdir has taken it since). Trying again makes the parent anew.
 	var err error
-	for range 3 {
-		if err = c.create(); !errors.Is(err, fs.ErrNotExist) {
+	for range 5 {
+		if err = c.create(); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
 			break
 		}
 	}
