@@ -176,23 +176,8 @@ func removeVeth(name string) {
 //
 // Equivalent to: `docker network connect [--alias A] NETWORK CONTAINER`.
 func (e *Engine) ConnectNetwork(netRef, ref string, aliases []string) error {
-	rec, err := e.LookupNetwork(netRef)
+	rec, c, unlock, err := e.lockForNetworkChange(netRef, ref)
 	if err != nil {
-		return err
-	}
-	if builtin(rec.Name) {
-		return fmt.Errorf("network %s is built in: only user-defined networks are connected and disconnected", rec.Name)
-	}
-	c, err := e.Store.Get(ref)
-	if err != nil {
-		return err
-	}
-	unlock, err := e.Store.Lock(c.ID)
-	if err != nil {
-		return err
-	}
-	if c, err = e.Store.load(c.ID); err != nil {
-		unlock()
 		return err
 	}
 	err = e.connectLocked(c, rec, aliases)
@@ -285,23 +270,8 @@ func nextInterface(c *Container) string {
 //
 // Equivalent to: `docker network disconnect NETWORK CONTAINER`.
 func (e *Engine) DisconnectNetwork(netRef, ref string) error {
-	rec, err := e.LookupNetwork(netRef)
+	rec, c, unlock, err := e.lockForNetworkChange(netRef, ref)
 	if err != nil {
-		return err
-	}
-	if builtin(rec.Name) {
-		return fmt.Errorf("network %s is built in: only user-defined networks are connected and disconnected", rec.Name)
-	}
-	c, err := e.Store.Get(ref)
-	if err != nil {
-		return err
-	}
-	unlock, err := e.Store.Lock(c.ID)
-	if err != nil {
-		return err
-	}
-	if c, err = e.Store.load(c.ID); err != nil {
-		unlock()
 		return err
 	}
 	before := userNetworksOf(c)
@@ -348,4 +318,29 @@ func hostRoutePrefixes() []netip.Prefix {
 		}
 	}
 	return prefixes
+}
+
+// lockForNetworkChange finds a user-defined network and a container, and returns the
+// container as its record stands under its lock, which the caller releases with unlock.
+func (e *Engine) lockForNetworkChange(netRef, ref string) (*Network, *Container, func(), error) {
+	rec, err := e.LookupNetwork(netRef)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if builtin(rec.Name) {
+		return nil, nil, nil, fmt.Errorf("network %s is built in: only user-defined networks are connected and disconnected", rec.Name)
+	}
+	c, err := e.Store.Get(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	unlock, err := e.Store.Lock(c.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if c, err = e.Store.load(c.ID); err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return rec, c, unlock, nil
 }
