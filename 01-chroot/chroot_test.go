@@ -141,3 +141,6 @@ func writeTar(t *testing.T, path string, files map[string]string) string {
 	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
 	return path
 }
+
+// TestUsage checks that 01-chroot prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 2) }

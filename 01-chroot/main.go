@@ -22,6 +22,7 @@ import (
 
 	"containerlabs/labs/process"
 	"containerlabs/labs/rootfs"
+	"containerlabs/scripts/i18n"
 )
 
 const usage = `usage:
@@ -35,9 +36,10 @@ const usage = `usage:
 var errUsage = errors.New(usage)
 
 func main() {
+	i18n.Use("") // Korean under LANG=ko_KR.UTF-8 (or CONTAINERLABS_LANG=ko), else English
 	code, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "01-chroot:", err)
+		fmt.Fprintln(os.Stderr, "01-chroot:", i18n.T(err.Error())) // the usage, say; errors from labs/ stay English
 	}
 	os.Exit(code)
 }

@@ -22,6 +22,7 @@ import (
 	"containerlabs/labs/process"
 	"containerlabs/labs/procfs"
 	"containerlabs/labs/rootfs"
+	"containerlabs/scripts/i18n"
 )
 
 const usage = `usage:
@@ -32,9 +33,10 @@ const usage = `usage:
 var errUsage = errors.New(usage)
 
 func main() {
+	i18n.Use("") // Korean under LANG=ko_KR.UTF-8 (or CONTAINERLABS_LANG=ko), else English
 	code, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "02-proc:", err)
+		fmt.Fprintln(os.Stderr, "02-proc:", i18n.T(err.Error())) // the usage, say; errors from labs/ stay English
 	}
 	os.Exit(code)
 }
@@ -103,7 +105,7 @@ func run(dir string, command []string) (code int, err error) {
 func inspect(arg string) (int, error) {
 	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {
-		return 2, fmt.Errorf("inspect: %q is not a process ID", arg)
+		return 2, errors.New(i18n.Sprintf("inspect: %q is not a process ID", arg))
 	}
 	p, err := procfs.Inspect(pid)
 	if err != nil {

@@ -139,3 +139,6 @@ func hostBlockDevices(t *testing.T) []string {
 	}
 	return disks
 }
+
+// TestUsage checks that 02-proc prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 2) }

@@ -26,6 +26,7 @@ import (
 	"containerlabs/labs/process"
 	"containerlabs/labs/procfs"
 	"containerlabs/labs/rootfs"
+	"containerlabs/scripts/i18n"
 )
 
 const usage = `usage:
@@ -44,12 +45,13 @@ type container struct {
 }
 
 func main() {
+	i18n.Use("") // Korean under LANG=ko_KR.UTF-8 (or CONTAINERLABS_LANG=ko), else English
 	if namespace.IsChild() {
 		os.Exit(inside())
 	}
 	code, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "03-namespaces:", err)
+		fmt.Fprintln(os.Stderr, "03-namespaces:", i18n.T(err.Error())) // the usage, say; errors from labs/ stay English
 	}
 	os.Exit(code)
 }
@@ -174,7 +176,7 @@ func inside() int {
 // parent passes the status on.
 func must(err error) {
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "03-namespaces: inside the container:", err)
+		fmt.Fprintln(os.Stderr, "03-namespaces:", i18n.T("inside the container:"), err)
 		os.Exit(process.ExitSetupFailed)
 	}
 }
@@ -183,7 +185,7 @@ func must(err error) {
 func namespaces(arg string) (int, error) {
 	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {
-		return 2, fmt.Errorf("ns: %q is not a process ID", arg)
+		return 2, errors.New(i18n.Sprintf("ns: %q is not a process ID", arg))
 	}
 	table, err := procfs.DescribeNamespaces(pid)
 	if err != nil {

@@ -203,3 +203,6 @@ func mountsAt(mountinfo, target string) []string {
 	}
 	return roots
 }
+
+// TestUsage checks that 03-namespaces prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 2) }

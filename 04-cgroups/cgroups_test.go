@@ -185,3 +185,6 @@ func cpuUsage(pid int) (time.Duration, error) {
 	ns, err := strconv.ParseInt(value, 10, 64)
 	return time.Duration(ns), err
 }
+
+// TestUsage checks that 04-cgroups prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 2) }

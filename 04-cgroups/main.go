@@ -31,6 +31,7 @@ import (
 	"containerlabs/labs/process"
 	"containerlabs/labs/procfs"
 	"containerlabs/labs/rootfs"
+	"containerlabs/scripts/i18n"
 )
 
 const usage = `usage:
@@ -56,12 +57,13 @@ type limits struct {
 }
 
 func main() {
+	i18n.Use("") // Korean under LANG=ko_KR.UTF-8 (or CONTAINERLABS_LANG=ko), else English
 	if namespace.IsChild() {
 		os.Exit(inside())
 	}
 	code, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "04-cgroups:", err)
+		fmt.Fprintln(os.Stderr, "04-cgroups:", i18n.T(err.Error())) // the usage, say; errors from labs/ stay English
 	}
 	os.Exit(code)
 }
@@ -100,7 +102,7 @@ func parseRun(args []string) (container, limits, error) {
 	ioWeight := flags.Uint("io-weight", 0, "relative disk time weight, 10 to 1000")
 	flags.BoolVar(&l.stats, "stats", false, "print what the container used when it ends")
 	if err := flags.Parse(args); err != nil {
-		return container{}, l, fmt.Errorf("%v\n%s", err, usage)
+		return container{}, l, fmt.Errorf("%v\n%s", err, i18n.T(usage))
 	}
 	if flags.NArg() < 2 {
 		return container{}, l, errUsage
@@ -111,7 +113,7 @@ func parseRun(args []string) (container, limits, error) {
 			return container{}, l, fmt.Errorf("--memory: %w", err)
 		}
 		if l.MemoryBytes < cgroup.MinMemory {
-			return container{}, l, fmt.Errorf("--memory %s is too small: the container's init alone needs %s", *memory, cgroup.FormatSize(cgroup.MinMemory))
+			return container{}, l, errors.New(i18n.Sprintf("--memory %s is too small: the container's init alone needs %s", *memory, cgroup.FormatSize(cgroup.MinMemory)))
 		}
 	}
 	if *cpus != "" {
@@ -120,7 +122,7 @@ func parseRun(args []string) (container, limits, error) {
 		}
 	}
 	if l.PidsMax != 0 && l.PidsMax < cgroup.MinPids {
-		return container{}, l, fmt.Errorf("--pids-limit %d is too small: the container's init (a Go program) needs several threads; use at least %d", l.PidsMax, cgroup.MinPids)
+		return container{}, l, errors.New(i18n.Sprintf("--pids-limit %d is too small: the container's init (a Go program) needs several threads; use at least %d", l.PidsMax, cgroup.MinPids))
 	}
 	l.IOWeight = uint16(min(*ioWeight, 65535))
 	if err := l.Validate(); err != nil {
@@ -206,8 +208,8 @@ func run(c container, l limits) (code int, err error) {
 		fmt.Fprint(os.Stderr, cg.Report(stats))
 	}
 	if stats.OOMKills > 0 {
-		fmt.Fprintf(os.Stderr, "04-cgroups: the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)\n",
-			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
+		fmt.Fprintln(os.Stderr, "04-cgroups:", i18n.Sprintf("the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)",
+			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes))))
 		return 137, nil
 	}
 	// lab:04 end
@@ -271,7 +273,7 @@ func containerID() string {
 // parent passes the status on.
 func must(err error) {
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "04-cgroups: inside the container:", err)
+		fmt.Fprintln(os.Stderr, "04-cgroups:", i18n.T("inside the container:"), err)
 		os.Exit(process.ExitSetupFailed)
 	}
 }
@@ -280,7 +282,7 @@ func must(err error) {
 func namespaces(arg string) (int, error) {
 	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {
-		return 2, fmt.Errorf("ns: %q is not a process ID", arg)
+		return 2, errors.New(i18n.Sprintf("ns: %q is not a process ID", arg))
 	}
 	table, err := procfs.DescribeNamespaces(pid)
 	if err != nil {

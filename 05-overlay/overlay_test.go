@@ -165,3 +165,6 @@ func TestLab05(t *testing.T) {
 		p.Wait(10 * time.Second)
 	})
 }
+
+// TestUsage checks that 05-overlay prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 2) }

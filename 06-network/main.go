@@ -44,6 +44,7 @@ import (
 	"containerlabs/labs/procfs"
 	"containerlabs/labs/rootfs"
 	"containerlabs/labs/state"
+	"containerlabs/scripts/i18n"
 )
 
 const usage = `usage:
@@ -87,12 +88,13 @@ type limits struct {
 }
 
 func main() {
+	i18n.Use("") // Korean under LANG=ko_KR.UTF-8 (or CONTAINERLABS_LANG=ko), else English
 	if namespace.IsChild() {
 		os.Exit(inside())
 	}
 	code, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "06-network:", err)
+		fmt.Fprintln(os.Stderr, "06-network:", i18n.T(err.Error())) // the usage, say; errors from labs/ stay English
 	}
 	os.Exit(code)
 }
@@ -161,7 +163,7 @@ func parseRun(args []string) (container, limits, error) {
 		return err
 	})
 	if err := flags.Parse(args); err != nil {
-		return container{}, l, fmt.Errorf("%v\n%s", err, usage)
+		return container{}, l, fmt.Errorf("%v\n%s", err, i18n.T(usage))
 	}
 	if flags.NArg() < 1 || len(layers) == 0 {
 		return container{}, l, errUsage
@@ -172,7 +174,7 @@ func parseRun(args []string) (container, limits, error) {
 			return container{}, l, fmt.Errorf("--memory: %w", err)
 		}
 		if l.MemoryBytes < cgroup.MinMemory {
-			return container{}, l, fmt.Errorf("--memory %s is too small: the container's init alone needs %s", *memory, cgroup.FormatSize(cgroup.MinMemory))
+			return container{}, l, errors.New(i18n.Sprintf("--memory %s is too small: the container's init alone needs %s", *memory, cgroup.FormatSize(cgroup.MinMemory)))
 		}
 	}
 	if *cpus != "" {
@@ -181,7 +183,7 @@ func parseRun(args []string) (container, limits, error) {
 		}
 	}
 	if l.PidsMax != 0 && l.PidsMax < cgroup.MinPids {
-		return container{}, l, fmt.Errorf("--pids-limit %d is too small: the container's init (a Go program) needs several threads; use at least %d", l.PidsMax, cgroup.MinPids)
+		return container{}, l, errors.New(i18n.Sprintf("--pids-limit %d is too small: the container's init (a Go program) needs several threads; use at least %d", l.PidsMax, cgroup.MinPids))
 	}
 	l.IOWeight = uint16(min(*ioWeight, 65535))
 	if err := l.Validate(); err != nil {
@@ -189,7 +191,7 @@ func parseRun(args []string) (container, limits, error) {
 	}
 	if *ip != "" {
 		if l.ip, err = netip.ParseAddr(*ip); err != nil {
-			return container{}, l, fmt.Errorf("--ip %q is not an IPv4 address", *ip)
+			return container{}, l, errors.New(i18n.Sprintf("--ip %q is not an IPv4 address", *ip))
 		}
 	}
 	if *name == "" {
@@ -209,7 +211,7 @@ func (l *layerList) Set(dir string) error {
 		return err
 	}
 	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
-		return fmt.Errorf("layer %s is not a directory", dir)
+		return errors.New(i18n.Sprintf("layer %s is not a directory", dir))
 	}
 	*l = append(*l, abs)
 	return nil
@@ -323,8 +325,8 @@ func run(c container, l limits) (code int, err error) {
 		child.Kill()
 		return process.ExitSetupFailed, err
 	}
-	fmt.Fprintf(os.Stderr, "06-network: %s is %s on %s: inside %q, on the host %q\n",
-		c.Name, c.Network.Address, l.bridge, ep.InsideLink(), ep.HostLink())
+	fmt.Fprintln(os.Stderr, "06-network:", i18n.Sprintf("%s is %s on %s: inside %q, on the host %q",
+		c.Name, c.Network.Address, l.bridge, ep.InsideLink(), ep.HostLink()))
 	// lab:06 end
 
 	// 6. Our half is done: send the description, and the child starts its half.
@@ -350,8 +352,8 @@ func run(c container, l limits) (code int, err error) {
 		fmt.Fprint(os.Stderr, cg.Report(stats))
 	}
 	if stats.OOMKills > 0 {
-		fmt.Fprintf(os.Stderr, "06-network: the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)\n",
-			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes)))
+		fmt.Fprintln(os.Stderr, "06-network:", i18n.Sprintf("the container ran out of memory: the OOM killer killed %d process(es) at the %s limit (peak %s)",
+			stats.OOMKills, cgroup.FormatSize(l.MemoryBytes), cgroup.FormatSize(int64(stats.MemoryPeakBytes))))
 		return 137, nil
 	}
 	// lab:04 end
@@ -479,7 +481,7 @@ func cleanup(args []string) error {
 // parent passes the status on.
 func must(err error) {
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "06-network: inside the container:", err)
+		fmt.Fprintln(os.Stderr, "06-network:", i18n.T("inside the container:"), err)
 		os.Exit(process.ExitSetupFailed)
 	}
 }
@@ -488,7 +490,7 @@ func must(err error) {
 func namespaces(arg string) (int, error) {
 	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {
-		return 2, fmt.Errorf("ns: %q is not a process ID", arg)
+		return 2, errors.New(i18n.Sprintf("ns: %q is not a process ID", arg))
 	}
 	table, err := procfs.DescribeNamespaces(pid)
 	if err != nil {

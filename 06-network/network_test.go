@@ -227,3 +227,6 @@ func mustAtoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// TestUsage checks that 06-network prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 2) }

@@ -11,6 +11,7 @@ import (
 	"containerlabs/labs/image"
 	"containerlabs/labs/network"
 	"containerlabs/labs/state"
+	"containerlabs/scripts/i18n"
 )
 
 // record is what a container's state directory remembers of how it was made.
@@ -82,7 +83,7 @@ func checkUnused(store *state.Store, images *image.Store, ref string) error {
 	for _, name := range names {
 		var r record
 		if _, err := store.Load(name, &r); err == nil && r.Image == normal {
-			return fmt.Errorf("image %s is used by container %s: remove the container first", normal, name)
+			return errors.New(i18n.Sprintf("image %s is used by container %s: remove the container first", normal, name))
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"containerlabs/labs/image"
 	"containerlabs/labs/overlay"
 	"containerlabs/labs/state"
+	"containerlabs/scripts/i18n"
 )
 
 // images runs one of the image subcommands. Each is a thin layer over labs/image: read the
@@ -31,7 +32,7 @@ func images(command string, args []string) (int, error) {
 	cmd := flags.String("cmd", "", "the new image's default command (import)")
 	args, err := parseAnywhere(flags, args)
 	if err != nil {
-		return 2, fmt.Errorf("%v\n%s", err, usage)
+		return 2, fmt.Errorf("%v\n%s", err, i18n.T(usage))
 	}
 	store, err := image.Open(imageRoot())
 	if err != nil {
@@ -113,7 +114,7 @@ func export(store *image.Store, name string, w io.Writer) error {
 		return err
 	}
 	if running, err := c.Running(); err != nil || running {
-		return fmt.Errorf("export %s: the container is running; export it when it has stopped", name)
+		return errors.New(i18n.Sprintf("export %s: the container is running; export it when it has stopped", name))
 	}
 	if err := overlay.Mount(r.Layers, c.Upper(), c.Work(), c.Merged()); err != nil {
 		return err
@@ -134,7 +135,7 @@ func commit(store *image.Store, name, ref string) error {
 		return err
 	}
 	if running, err := c.Running(); err != nil || running {
-		return fmt.Errorf("commit %s: the container is running; commit it when it has stopped", name)
+		return errors.New(i18n.Sprintf("commit %s: the container is running; commit it when it has stopped", name))
 	}
 	return report(store.Commit(r.Image, c.Upper(), ref, image.Meta{CreatedBy: "07-images commit " + name}))
 }

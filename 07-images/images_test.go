@@ -490,3 +490,6 @@ func mustRead(t *testing.T, file string) []byte {
 	require.NoError(t, err)
 	return data
 }
+
+// TestUsage checks that 07-images prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 2) }

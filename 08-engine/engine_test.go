@@ -342,3 +342,6 @@ mknod /tmp/null c 1 3 && echo x >/tmp/null && echo "made null ok"`
 		assert.Empty(t, strings.TrimSpace(string(out)), labtest.Hint("no named network namespace may remain"))
 	})
 }
+
+// TestUsage checks that 08-engine prints its usage, with no arguments, in the learner's language: English by default, Korean under LANG=ko_KR.UTF-8.
+func TestUsage(t *testing.T) { labtest.RunUsage(t, lab, 0) }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"containerlabs/labs/build"
 	"containerlabs/labs/engine"
 	"containerlabs/labs/image"
+	"containerlabs/scripts/i18n"
 )
 
 // imageCommands are lab 07's image operations, over the same store, plus commit and export
@@ -119,7 +121,7 @@ func rmi(e *engine.Engine, args []string) (int, error) {
 		}
 		for _, c := range containers {
 			if c.Image == normal {
-				return fmt.Errorf("image %s is used by container %s: remove the container first", normal, c.Name)
+				return errors.New(i18n.Sprintf("image %s is used by container %s: remove the container first", normal, c.Name))
 			}
 		}
 		_, err = e.Images.Remove(ref)

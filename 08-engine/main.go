@@ -31,6 +31,7 @@ import (
 	"containerlabs/labs/process"
 	"containerlabs/labs/runtime"
 	_ "containerlabs/labs/runtime/nsenter" // joins namespaces before Go starts (exec)
+	"containerlabs/scripts/i18n"
 )
 
 const usage = `usage: 08-engine [--root DIR] COMMAND [OPTIONS] [ARGS]
@@ -88,6 +89,7 @@ func main() {
 	if engine.IsMonitor() {
 		os.Exit(engine.RunMonitor())
 	}
+	i18n.Use("") // the usage and its refusals in Korean under LANG=ko_KR.UTF-8; errors from labs/ stay English
 	code, err := dispatch(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "08-engine:", err)
@@ -110,7 +112,7 @@ func dispatch(args []string) (int, error) {
 		}
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Println(usage)
+		fmt.Println(i18n.T(usage))
 		return 0, nil
 	}
 	// An ordinary user's engine runs as root of a user namespace of its own (rootless):
@@ -150,7 +152,7 @@ func dispatch(args []string) (int, error) {
 	case "system":
 		return system(e, args)
 	}
-	return 125, fmt.Errorf("unknown command %q\n%s", command, usage)
+	return 125, fmt.Errorf("unknown command %q\n%s", command, i18n.T(usage))
 }
 
 // run is `docker run` (and, with start false, `docker create`).
@@ -257,7 +259,7 @@ func parseRun(args []string) (engine.CreateRequest, bool, error) {
 			return engine.CreateRequest{}, false, fmt.Errorf("--memory: %w", err)
 		}
 		if cfg.Memory < cgroup.MinMemory {
-			return engine.CreateRequest{}, false, fmt.Errorf("--memory %s is too small: a container needs at least %s", memory.Value(), cgroup.FormatSize(cgroup.MinMemory))
+			return engine.CreateRequest{}, false, errors.New(i18n.Sprintf("--memory %s is too small: a container needs at least %s", memory.Value(), cgroup.FormatSize(cgroup.MinMemory)))
 		}
 	}
 	if cpus.set {

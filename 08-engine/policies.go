@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"containerlabs/labs/engine"
+	"containerlabs/scripts/i18n"
 )
 
 // appOptions are run's options for containers that make up an application: more than one
@@ -49,7 +51,7 @@ func (a *appOptions) apply(cfg *engine.Config, networks []string) error {
 	}
 	if a.networkAlias.set {
 		if _, ok := cfg.Networks[cfg.NetworkMode]; !ok {
-			return fmt.Errorf("--network-alias needs a user-defined network (--network NAME): names do not resolve on the default bridge")
+			return errors.New(i18n.T("--network-alias needs a user-defined network (--network NAME): names do not resolve on the default bridge"))
 		}
 		cfg.Networks[cfg.NetworkMode] = engine.EndpointConfig{Aliases: a.networkAlias.values}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"containerlabs/labs/engine"
 	"containerlabs/labs/rootfs"
+	"containerlabs/scripts/i18n"
 )
 
 func volume(e *engine.Engine, args []string) (int, error) {
@@ -45,7 +47,7 @@ func volume(e *engine.Engine, args []string) (int, error) {
 			if users, err := e.VolumeUsers(name); err != nil {
 				return err
 			} else if len(users) > 0 {
-				return fmt.Errorf("volume %s is in use by %s: remove those containers first", name, strings.Join(users, ", "))
+				return errors.New(i18n.Sprintf("volume %s is in use by %s: remove those containers first", name, strings.Join(users, ", ")))
 			}
 			return e.Volumes.Remove(name)
 		})

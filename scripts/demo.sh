@@ -26,6 +26,8 @@ for arg in "$@"; do
 	*) labs+=("${arg%/}") ;;
 	esac
 done
+# The lab programs the demo runs speak its language too (their usage, an OOM kill).
+export CONTAINERLABS_LANG="$LEARNER_LANG"
 if [ "${#labs[@]}" -eq 0 ]; then
 	for dir in "$REPO"/[0-9][0-9]-*/; do
 		[ -f "$dir/demo.sh" ] && labs+=("$(basename "$dir")")

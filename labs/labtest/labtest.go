@@ -265,9 +265,11 @@ func (b *Binary) Run(t testing.TB, args ...string) Result {
 	return b.RunWith(t, Options{}, args...)
 }
 
-// RunWith runs the binary with args and the given options and waits for it.
+// RunWith runs the binary with args and the given options and waits for it. The binary
+// speaks English (englishOnly, usage.go) unless opts.Env says otherwise.
 func (b *Binary) RunWith(t testing.TB, opts Options, args ...string) Result {
 	t.Helper()
+	opts.Env = append([]string{englishOnly}, opts.Env...)
 	res := Command(t, opts, b.Path, args...)
 	remember(t, func() string { return res.Stderr })
 	return res
@@ -325,6 +327,7 @@ func (b *Binary) Start(t testing.TB, args ...string) *Process {
 	t.Helper()
 	p := &Process{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	p.Cmd = exec.Command(b.Path, args...)
+	p.Cmd.Env = append(os.Environ(), englishOnly)
 	p.Cmd.Stdout, p.Cmd.Stderr = p.stdout, p.stderr
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.Cmd.Start(); err != nil {

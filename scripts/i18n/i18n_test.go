@@ -117,6 +117,8 @@ func checkNames(t *testing.T, root string, add func(string, string)) {
 	add("escape %s is open", "labs/labtest/gallery.go")
 	add("escape %s is closed", "labs/labtest/gallery.go")
 	add("earlier step holds: %s", "labs/labtest/ladder.go")
+	add("usage in English by default", "labs/labtest/usage.go")
+	add("usage in Korean when the locale is Korean", "labs/labtest/usage.go")
 	ladder, err := os.ReadFile(filepath.Join(root, "labs/labtest/ladder.go"))
 	require.NoError(t, err)
 	for _, m := range regexp.MustCompile(`\{name: ("[^"]+")`).FindAllStringSubmatch(string(ladder), -1) {
@@ -179,14 +181,21 @@ func shellUnquote(s string) string {
 	return regexp.MustCompile(`\\([$"\\`+"`"+`])`).ReplaceAllString(s, "$1")
 }
 
-// toolMessages adds the literal texts the Go tools pass to T and Sprintf.
+// toolMessages adds the literal texts the Go tools and the lab programs pass to T and
+// Sprintf, and each lab program's usage (its main prints it through T, as the error
+// errUsage carries it).
 func toolMessages(t *testing.T, root string, add func(string, string)) {
-	for _, dir := range []string{"scripts/grade", "scripts/starter"} {
+	for _, dir := range []string{"scripts/grade", "scripts/starter", "[0-9][0-9]-*"} {
 		files, err := filepath.Glob(filepath.Join(root, dir, "*.go"))
 		require.NoError(t, err)
 		for _, file := range files {
 			if strings.HasSuffix(file, "_test.go") {
 				continue
+			}
+			if filepath.Base(file) == "main.go" && strings.HasPrefix(filepath.Base(filepath.Dir(file)), "0") {
+				usage, ok := constant(t, file, "usage")
+				require.True(t, ok, "%s has no const usage; has the layout changed?", file)
+				add(usage, file)
 			}
 			eachCall(t, root, file, func(fn string, args []ast.Expr, where string) {
 				if (fn == "i18n.T" || fn == "i18n.Sprintf" || fn == "i18n.N") && len(args) > 0 {
@@ -256,8 +265,32 @@ func eachCall(t *testing.T, root, file string, fn func(name string, args []ast.E
 	})
 }
 
-// literal is the value of a string literal, or of a sum of them.
-func literal(e ast.Expr) (string, bool) {
+// constant is the value of the string constant name declared in a Go file.
+func constant(t *testing.T, file, name string) (string, bool) {
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	require.NoError(t, err)
+	if obj := f.Scope.Lookup(name); obj != nil && obj.Kind == ast.Con {
+		return literal(ast.NewIdent(name), obj)
+	}
+	return "", false
+}
+
+// literal is the value of a string literal, of a sum of them, or of a constant declared
+// as one in the same file (usage).
+func literal(e ast.Expr, resolved ...*ast.Object) (string, bool) {
+	if id, ok := e.(*ast.Ident); ok {
+		obj := id.Obj
+		if len(resolved) > 0 {
+			obj = resolved[0]
+		}
+		if obj == nil || obj.Kind != ast.Con {
+			return "", false
+		}
+		if spec, ok := obj.Decl.(*ast.ValueSpec); ok && len(spec.Values) == 1 {
+			return literal(spec.Values[0])
+		}
+		return "", false
+	}
 	if sum, ok := e.(*ast.BinaryExpr); ok && sum.Op == token.ADD {
 		x, okx := literal(sum.X)
 		y, oky := literal(sum.Y)
