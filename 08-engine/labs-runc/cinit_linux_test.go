@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,32 @@ func TestCInit(t *testing.T) {
 		assert.Equal(t, g.Stdout, c.Stdout, labtest.Hint("the C init must leave the container exactly as the Go init does (left: Go, right: C)"))
 		assert.Contains(t, c.Stdout, "from the host", labtest.Hint("a bind mount shows the host's file"))
 		assert.Contains(t, c.Stdout, "Read-only file system", labtest.Hint("a read-only bind and a read-only root refuse writes"))
+	})
+
+	t.Run("an exec'd process is set up the same by both inits", func(t *testing.T) {
+		r, b, id := newRunc(t), newBundle(t, "sleep", "60"), newID()
+		require.Equal(t, 0, r.detached("run", "--detach", "--bundle", b.write(t), id).Code)
+		process := filepath.Join(b.dir, "process.json")
+		umask := uint32(0o077)
+		p := *b.spec.Process
+		p.Args = []string{"sh", "-c", "grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; id; umask; pwd; ulimit -n; ls /proc/self/fd"}
+		p.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{30}, Umask: &umask}
+		p.Cwd = "/tmp"
+		p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 256, Hard: 512}}
+		data, err := json.Marshal(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(process, data, 0o644))
+		view := func(env ...string) string {
+			r.env = env
+			res := r.run("exec", "--process", process, id)
+			require.Equal(t, 0, res.Code, labtest.Hint("exec --process should run the process in the container").With(res))
+			return res.Stdout
+		}
+		c, g := view(), view(runtime.EnvGoInit+"=1")
+		assert.Equal(t, g, c, labtest.Hint("the C init must set an exec'd process up exactly as the Go init does (left: Go, right: C)"))
+		assert.Contains(t, c, "uid=1000 gid=1000 groups=30", labtest.Hint("the process's user and groups"))
+		r.env = nil
+		r.run("delete", "--force", id)
 	})
 
 	t.Run("a command that cannot run fails create, with the reason", func(t *testing.T) {

@@ -32,11 +32,13 @@ import (
 // The C init covers what the runtime's callers (Docker, containerd's CRI, 08-engine) ask of
 // a container without a terminal, and the Go init keeps the rest: a user namespace
 // (rootless too), --no-pivot, a terminal, hooks that run inside the container or that the
-// init waits for, and a seccomp profile with a listener. EnvGoInit makes every container
-// use the Go init, to compare the two.
+// init waits for, and a seccomp profile with a listener. A process that joins a running
+// container (exec) needs only the init's last steps (prepareProcess), which the C init
+// does as well, without a terminal. EnvGoInit sends every container and every exec'd
+// process through the Go init, to compare the two.
 
 // EnvGoInit names the environment variable that, set to anything, makes the runtime start
-// every container with the Go init instead of the C one.
+// every container and exec'd process with the Go init instead of the C one.
 const EnvGoInit = "LABS_GO_INIT"
 
 // cinitCovers says whether the C init can set up a container with this config (the early
@@ -55,6 +57,16 @@ func cinitCovers(early *specs.Spec, opts CreateOptions) bool {
 		return false
 	}
 	return early.Linux.Seccomp == nil || !hasNotifyRules(early.Linux.Seccomp)
+}
+
+// cinitCoversExec says whether the C init can start process p in the running container
+// whose config is spec: not with a terminal, a seccomp listener, or in a user namespace
+// of the runtime's own (rootless), which keep the Go init.
+func cinitCoversExec(p *specs.Process, spec *specs.Spec) bool {
+	if os.Getenv(EnvGoInit) != "" || p.Terminal || namespace.InUserNamespace() {
+		return false
+	}
+	return spec.Linux.Seccomp == nil || !hasNotifyRules(spec.Linux.Seccomp)
 }
 
 // cinitProgram is the C init's program, encoded as cinit.c's readProgram reads it: each
@@ -149,6 +161,15 @@ func cinitPlan(cfg *initConfig) (*cinitProgram, error) {
 	p.step("wait-start", strconv.Itoa(cfg.FifoFD))
 	p.exec(spec.Process)
 	return p, nil
+}
+
+// cinitExecPlan is initExec's steps as a program for the C init: a process that joins a
+// running container needs only the last steps before execve.
+func cinitExecPlan(cfg *initConfig) *cinitProgram {
+	p := &cinitProgram{}
+	p.process(cfg.Spec.Process, cfg.Seccomp, cfg.PreserveFDs)
+	p.exec(cfg.Spec.Process)
+	return p
 }
 
 // mount is one of the config's mounts (mountOne).
