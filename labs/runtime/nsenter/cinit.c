@@ -669,6 +669,19 @@ static void set_caps(struct step *s)
 	}
 }
 
+// stat_inside stats path as rootfs.Resolve would find it: symlinks followed, but not the
+// magic links of /proc (/proc/self/exe leads out of the root, so it is "not there").
+static int stat_inside(const char *path, struct stat *st)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0)
+		return -1;
+	int r = fstat(fd, st);
+	close(fd);
+	return r;
+}
+
 // interpreter returns, in out, the program the kernel loads before file: the "#!" line of a
 // script, or the ELF interpreter of a dynamically linked binary; "" if there is none.
 static void interpreter(const char *file, char *out, size_t size, const char **kind)
@@ -746,13 +759,13 @@ static void look_path(const char *command, const char *search, char *out, size_t
 			snprintf(candidate, sizeof(candidate), "%s%s", *command == '/' ? "" : "/", command);
 		}
 		struct stat st;
-		if (stat(candidate, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		if (stat_inside(candidate, &st) == 0 && !S_ISDIR(st.st_mode)) {
 			if ((st.st_mode & 0111) == 0)
 				die(EXIT_NOT_RUNNABLE, "exec: \"%s\": permission denied: %s in / is not executable: cannot be run", command, candidate);
 			char interp[PATH_MAX];
 			const char *kind = "";
 			interpreter(candidate, interp, sizeof(interp), &kind);
-			if (interp[0] != '\0' && stat(interp, &st) < 0)
+			if (interp[0] != '\0' && stat_inside(interp, &st) < 0)
 				die(EXIT_NOT_FOUND, "exec: \"%s\": executable file not found in $PATH: %s in / needs its %s %s, which is not found there (copy it in with its libraries)", command, candidate, kind, interp);
 			snprintf(out, size, "%s", candidate);
 			return;
