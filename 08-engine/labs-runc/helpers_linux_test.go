@@ -35,6 +35,8 @@ type runc struct {
 	t    *testing.T
 	bin  *labtest.Binary
 	root string
+	// env is added to the environment of every command the test runs.
+	env []string
 }
 
 func newRunc(t *testing.T) *runc {
@@ -54,7 +56,7 @@ func newRunc(t *testing.T) *runc {
 // run runs labs-runc with the test's root and args.
 func (r *runc) run(args ...string) labtest.Result {
 	r.t.Helper()
-	return r.bin.Run(r.t, append([]string{"--root", r.root}, args...)...)
+	return r.bin.RunWith(r.t, labtest.Options{Env: r.env}, append([]string{"--root", r.root}, args...)...)
 }
 
 // detached runs a command that leaves a process behind (`create`, `exec --detach`). That
@@ -72,6 +74,7 @@ func (r *runc) detached(args ...string) labtest.Result {
 	defer stderr.Close()
 	cmd := exec.Command(r.bin.Path, append([]string{"--root", r.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = append(os.Environ(), r.env...)
 	err = cmd.Run()
 	res := labtest.Result{Code: cmd.ProcessState.ExitCode()}
 	if cmd.ProcessState == nil {

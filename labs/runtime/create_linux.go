@@ -40,6 +40,9 @@ type launch struct {
 	agentMetadata string
 	agentState    specs.State
 	log           *Logger
+	// cinit says the process is the C init (see cinit_linux.go), which reads a program,
+	// not the Go init's configuration.
+	cinit bool
 }
 
 // syncReader reads lines from the sync socket with recvmsg rather than read: a descriptor
@@ -166,7 +169,12 @@ func spawn(o launchOptions) (*launch, error) {
 	// GODEBUG: since Go 1.25 the runtime sizes GOMAXPROCS from its cgroup's CPU limit and
 	// keeps the host's cgroup files open to watch it; in the init they would be descriptors
 	// of the host (the class of CVE-2024-21626), and the init needs no such tuning.
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"labs-runc", "init"}, &syscall.ProcAttr{
+	self, err := initExecutable()
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	pid, err := syscall.ForkExec(self, []string{"labs-runc", "init"}, &syscall.ProcAttr{
 		Env:   initEnv(3 + o.preserveFDs),
 		Files: files,
 	})
@@ -456,12 +464,17 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if err != nil {
 		return c, l, err
 	}
-	early, err := namespacesOf(bundle, data)
+	early, err := earlyConfig(bundle, data)
 	if err != nil {
 		return c, l, err
 	}
-	r.Log.Debugf("nsexec container setup: nsenter (PID %d) has the plan %q", l.nsenter, createPlan(early))
-	if err := l.guide(createPlan(early), early.Linux.UIDMappings, early.Linux.GIDMappings); err != nil {
+	plan := createPlan(early)
+	if l.cinit = cinitCovers(early, opts); l.cinit {
+		// The container's init stays in C: the Go runtime never starts in it.
+		plan = append(plan, "stay")
+	}
+	r.Log.Debugf("nsexec container setup: nsenter (PID %d) has the plan %q", l.nsenter, plan)
+	if err := l.guide(plan, early.Linux.UIDMappings, early.Linux.GIDMappings); err != nil {
 		return c, l, err
 	}
 	r.Log.Debugf("child process in init(): PID %d is in the container's namespaces", l.pid)
@@ -581,7 +594,15 @@ func (r *Runtime) initContainer(c *container, l *launch, opts CreateOptions, sec
 	if spec.Linux.Seccomp != nil {
 		l.agentMetadata, l.agentState = spec.Linux.Seccomp.ListenerMetadata, cfg.State.State
 	}
-	if err := l.send(cfg, sources...); err != nil {
+	if l.cinit {
+		program, err := cinitPlan(cfg)
+		if err != nil {
+			return err
+		}
+		if _, err := l.sock.Write(program.bytes()); err != nil {
+			return fmt.Errorf("send the init its program: %w", err)
+		}
+	} else if err := l.send(cfg, sources...); err != nil {
 		return fmt.Errorf("send the init its configuration: %w", err)
 	}
 	for {

@@ -38,7 +38,25 @@
 // subreaper: containerd's shim, which waits for it and reports its exit. There is no extra
 // process in the container: the init execs the command, which is PID 1 itself.
 //
-//	runtime (create) ── nsenter (C, exits) ── init (Go) ══ execve ══> command (PID 1)
+//	runtime (create) ── nsenter (C, exits) ── init (C or Go) ══ execve ══> command (PID 1)
+//
+// # Two inits: C on the fast path, Go to read
+//
+// The init is written twice. init_linux.go, rootfs_linux.go and process_linux.go are the Go
+// init, the one to read: each step in order, with why. Starting the Go runtime in the init
+// costs about 10 ms, a quarter of a whole `run /bin/true`, so a container that needs nothing
+// special is set up by nsenter/cinit.c instead: nsenter's child stays in C and carries out a
+// program that cinit_linux.go writes from the same configuration, with every decision made
+// on the Go side (the flags, the cleaned paths, the device list, the compiled seccomp
+// filter) and the same checks made in C (paths resolved inside the root with openat2, the
+// same refusals for /proc and for symlinked mount points, the working directory checked with
+// getcwd). runc splits its init the same way, with nsexec in C before a second Go start;
+// crun is C throughout. The Go init keeps what the C one does not do: user namespaces (and so
+// rootless containers), --no-pivot, terminals, hooks that run inside the container or that
+// the init waits for, and seccomp listeners. A process that joins a running container
+// (exec) goes through the C init too, unless it has a terminal. TestCInit (in
+// 08-engine/labs-runc) checks that both inits leave the container, and an exec'd process,
+// the same; LABS_GO_INIT=1 sends everything through the Go init.
 //
 // # The init's order of work
 //

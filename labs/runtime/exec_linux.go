@@ -95,6 +95,10 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 	if err != nil {
 		return nil, err
 	}
+	cinit := cinitCoversExec(p, c.Spec)
+	if cinit {
+		plan = append(plan, "stay")
+	}
 	seccomp, err := r.seccomp(c.Spec.Linux.Seccomp)
 	if err != nil {
 		return nil, err
@@ -138,7 +142,7 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 		}
 		return nil, err
 	}
-	l.log, l.agent = r.Log, agent
+	l.log, l.agent, l.cinit = r.Log, agent, cinit
 	if agent != nil {
 		l.agentMetadata, l.agentState = c.Spec.Linux.Seccomp.ListenerMetadata, cfg.State.State
 	}
@@ -164,7 +168,12 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 		l.kill()
 		return nil, err
 	}
-	if err := l.send(cfg); err != nil {
+	if l.cinit {
+		if _, err := l.sock.Write(cinitExecPlan(cfg).bytes()); err != nil {
+			l.kill()
+			return nil, fmt.Errorf("send the process its program: %w", err)
+		}
+	} else if err := l.send(cfg); err != nil {
 		l.kill()
 		return nil, fmt.Errorf("send the process its configuration: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,9 +63,18 @@ func prepareRootfs(cfg *initConfig) error {
 
 // makeParentPrivate makes the mount that holds dir private (not recursively).
 func makeParentPrivate(dir string) error {
-	table, err := mount.Table()
+	parent, err := mountHolding(dir)
 	if err != nil {
 		return err
+	}
+	return mount.Mount{Target: parent, Flags: unix.MS_PRIVATE}.Apply()
+}
+
+// mountHolding returns the mount point of the mount that holds dir.
+func mountHolding(dir string) (string, error) {
+	table, err := mount.Table()
+	if err != nil {
+		return "", err
 	}
 	parent := "/"
 	for _, m := range table {
@@ -72,7 +82,7 @@ func makeParentPrivate(dir string) error {
 			parent = m.Target
 		}
 	}
-	return mount.Mount{Target: parent, Flags: unix.MS_PRIVATE}.Apply()
+	return parent, nil
 }
 
 func devIsBindMounted(spec *specs.Spec) bool {
@@ -392,14 +402,9 @@ func mountCgroup(cfg *initConfig, o mountOptions, dest string, mounted func() (s
 	if err != nil {
 		return err
 	}
-	hierarchies := map[string][]string{}
-	for controller, dir := range g.Paths {
-		if controller != "" { // a hybrid host's unified tree, which has no controller
-			hierarchies[dir] = append(hierarchies[dir], controller)
-		}
-	}
-	for dir, controllers := range hierarchies {
-		slices.Sort(controllers)
+	hierarchies := cgroupHierarchies(g)
+	for _, dir := range slices.Sorted(maps.Keys(hierarchies)) {
+		controllers := hierarchies[dir]
 		name := strings.Join(controllers, ",")
 		sub := filepath.Join(dest, name)
 		if err := os.Mkdir(sub, 0o755); err != nil {
@@ -431,6 +436,21 @@ func mountCgroup(cfg *initConfig, o mountOptions, dest string, mounted func() (s
 	return nil
 }
 
+// cgroupHierarchies groups a v1 container's controllers by the hierarchy (the directory)
+// they share, each list sorted: cpu and cpuacct are usually one.
+func cgroupHierarchies(g *cgroup.OCI) map[string][]string {
+	hierarchies := map[string][]string{}
+	for controller, dir := range g.Paths {
+		if controller != "" { // a hybrid host's unified tree, which has no controller
+			hierarchies[dir] = append(hierarchies[dir], controller)
+		}
+	}
+	for _, controllers := range hierarchies {
+		slices.Sort(controllers)
+	}
+	return hierarchies
+}
+
 // createDevices makes the device nodes in the container's /dev: those the config lists, and
 // the ones the OCI specification says every container has (null, zero, full, random,
 // urandom, tty). Only these exist: the devices cgroup is the second fence, for a process
@@ -440,15 +460,7 @@ func mountCgroup(cfg *initConfig, o mountOptions, dest string, mounted func() (s
 //
 // Equivalent to: `mknod -m 666 ROOT/dev/null c 1 3` and so on, and the /dev/fd symlinks.
 func createDevices(cfg *initConfig) error {
-	devices := slices.Clone(cfg.Spec.Linux.Devices)
-	for _, d := range procfs.Devices {
-		path := "/dev/" + d.Name
-		if !slices.ContainsFunc(devices, func(x specs.LinuxDevice) bool { return x.Path == path }) {
-			mode := os.FileMode(0o666)
-			devices = append(devices, specs.LinuxDevice{Path: path, Type: "c", Major: int64(d.Major), Minor: int64(d.Minor), FileMode: &mode})
-		}
-	}
-	for _, d := range devices {
+	for _, d := range containerDevices(cfg.Spec) {
 		if err := createDevice(cfg, d); err != nil {
 			return err
 		}
@@ -457,15 +469,32 @@ func createDevices(cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
-	for name, target := range map[string]string{
-		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
-		"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx",
-	} {
+	for name, target := range devLinks {
 		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("link /dev/%s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// containerDevices are the device nodes of a container's /dev: the config's, and those of
+// procfs.Devices the config does not list.
+func containerDevices(spec *specs.Spec) []specs.LinuxDevice {
+	devices := slices.Clone(spec.Linux.Devices)
+	for _, d := range procfs.Devices {
+		path := "/dev/" + d.Name
+		if !slices.ContainsFunc(devices, func(x specs.LinuxDevice) bool { return x.Path == path }) {
+			mode := os.FileMode(0o666)
+			devices = append(devices, specs.LinuxDevice{Path: path, Type: "c", Major: int64(d.Major), Minor: int64(d.Minor), FileMode: &mode})
+		}
+	}
+	return devices
+}
+
+// devLinks are the symlinks of a container's /dev, by name, and where they lead.
+var devLinks = map[string]string{
+	"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+	"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx",
 }
 
 func createDevice(cfg *initConfig, d specs.LinuxDevice) error {

@@ -44,16 +44,23 @@ func parseConfig(bundle string, data []byte) (*specs.Spec, error) {
 	return &spec, nil
 }
 
-// namespacesOf reads only what nsenter's plan needs from a config: the namespaces, the ID
-// maps and the time offsets. Decoding these few types takes a third of the time the whole
-// config takes, so `create` can send the plan sooner and decode the rest while the init
-// starts.
-func namespacesOf(bundle string, data []byte) (*specs.Spec, error) {
+// earlyConfig reads only what nsenter's plan needs from a config: the namespaces, the ID
+// maps and the time offsets, and what decides between the C init and the Go one (see
+// cinitCovers): the terminal, the hooks and the seccomp actions. Decoding these few types
+// takes a third of the time the whole config takes, so `create` can send the plan sooner
+// and decode the rest while the init starts.
+func earlyConfig(bundle string, data []byte) (*specs.Spec, error) {
 	var partial struct {
-		Linux *struct {
+		Process *struct{ Terminal bool }
+		Hooks   *specs.Hooks
+		Linux   *struct {
 			Namespaces               []specs.LinuxNamespace
 			UIDMappings, GIDMappings []specs.LinuxIDMapping
 			TimeOffsets              map[string]specs.LinuxTimeOffset
+			Seccomp                  *struct {
+				DefaultAction specs.LinuxSeccompAction
+				Syscalls      []struct{ Action specs.LinuxSeccompAction }
+			}
 		}
 	}
 	if err := json.Unmarshal(data, &partial); err != nil {
@@ -63,8 +70,17 @@ func namespacesOf(bundle string, data []byte) (*specs.Spec, error) {
 		return nil, errNoLinux
 	}
 	l := partial.Linux
-	spec := &specs.Spec{Linux: &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings,
+	spec := &specs.Spec{Hooks: partial.Hooks, Linux: &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings,
 		GIDMappings: l.GIDMappings, TimeOffsets: l.TimeOffsets}}
+	if partial.Process != nil {
+		spec.Process = &specs.Process{Terminal: partial.Process.Terminal}
+	}
+	if s := l.Seccomp; s != nil {
+		spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: s.DefaultAction}
+		for _, rule := range s.Syscalls {
+			spec.Linux.Seccomp.Syscalls = append(spec.Linux.Seccomp.Syscalls, specs.LinuxSyscall{Action: rule.Action})
+		}
+	}
 	if err := validateNamespaces(spec); err != nil {
 		return nil, err
 	}

@@ -29,11 +29,15 @@
 //	unshare FLAGS     unshare(2) the CLONE_NEW* FLAGS (a C integer, 0x... allowed)
 //	timens CLOCK S N  offset CLOCK (monotonic or boottime) of the new time namespace
 //	root PATH         after the joins, make PATH (opened before them) the root directory
+//	stay              the child is a new container's init and stays in C (see below)
 //
 // Joins happen in plan order, so the parent lists the user namespace first. Then the
 // constructor forks. Its child returns from the constructor and the Go program starts,
 // inside every namespace; the constructor's process writes "pid N" (the child's PID on the
-// host) and exits. Anything that fails is reported as "error TEXT" and ends the process with
+// host) and exits. With "stay", the child does not return: it is the container's init in C
+// (cinit.c), which reads a program from the socket (labs/runtime's cinit_linux.go writes
+// it), sets the container up, reports "ready" and execs the command after `start`, all
+// without the Go runtime, as crun does and as runc's nsexec does for its first half. Anything that fails is reported as "error TEXT" and ends the process with
 // status 1. After the plan, the socket belongs to the Go program and its parent.
 package nsenter
 

@@ -14,6 +14,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cinit.h"
+
 #define ENV_SYNC "_LABS_NSENTER"
 #define MAX_JOINS 16
 #define LINE_MAX_LEN 4096
@@ -106,7 +108,7 @@ __attribute__((constructor)) static void nsenter(void)
 		fail("make the process non-dumpable");
 
 	struct join joins[MAX_JOINS];
-	int njoins = 0, new_user = 0, root_fd = -1;
+	int njoins = 0, new_user = 0, root_fd = -1, stay = 0;
 	unsigned long flags = 0;
 	char offsets[LINE_MAX_LEN] = "";
 	char line[LINE_MAX_LEN];
@@ -138,6 +140,8 @@ __attribute__((constructor)) static void nsenter(void)
 			root_fd = open(line + 5, O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (root_fd < 0)
 				fail("open root %s", line + 5);
+		} else if (strcmp(line, "stay") == 0) {
+			stay = 1;
 		} else if (strcmp(line, "userns") == 0) {
 			new_user = 1;
 		} else if (strncmp(line, "unshare ", 8) == 0) {
@@ -209,8 +213,13 @@ __attribute__((constructor)) static void nsenter(void)
 	pid_t pid = fork();
 	if (pid < 0)
 		fail("fork into the namespaces");
-	if (pid == 0)
+	if (pid == 0) {
+		// The child is the container's init. With "stay" it never starts the Go runtime:
+		// the C init reads its program and execs the command.
+		if (stay)
+			labs_cinit(sync_fd);
 		return;
+	}
 	say("pid %d", pid);
 	_exit(0);
 }

@@ -1,0 +1,47 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// initExecutable is the path the runtime starts a container's init from: its own binary, seen
+// through a read-only bind mount of it that belongs to no mount namespace.
+//
+// Why not /proc/self/exe: until it execs the command, the init is the runtime's binary, and
+// so, for a moment, is anything the container has the init run. A container whose /bin/sh
+// is a script starting "#!/proc/self/exe" gets the runtime's binary executed inside it by
+// the next `exec ... /bin/sh`; a process of the container opens that process's
+// /proc/PID/exe, waits for it to exit, and opens the file again for writing: the host's
+// runtime binary, which root runs next time. That is CVE-2019-5736, against runc. runc
+// answered first with a sealed memfd copy of itself (a copy of the whole binary per start),
+// later with a read-only mount of it; this is the second: open_tree(2) clones a bind mount of
+// the binary file alone, detached from every namespace, mount_setattr(2) makes it read-only,
+// and the init is executed through that descriptor. Its /proc/PID/exe then names a file on a
+// read-only mount: opening it for writing fails with EROFS, for root too.
+//
+// A runtime that may not clone mounts (an ordinary user's, rootless) uses /proc/self/exe: its
+// containers' root is that user, who could write the binary only if it is the user's own.
+//
+// Equivalent to: `mount --bind -o ro /proc/self/exe PRIVATE && exec PRIVATE init`, without
+// the mount point.
+var initExecutable = sync.OnceValues(func() (string, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
+		return "/proc/self/exe", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("clone a bind mount of the runtime's binary: %w", err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		return "", fmt.Errorf("make the runtime's binary read-only for its containers: %w", err)
+	}
+	// The descriptor stays open for the life of this process: every init is started from it.
+	return "/proc/self/fd/" + strconv.Itoa(fd), nil
+})
