@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -73,7 +74,9 @@ var flagsOf = map[string][]string{
 // unsupported are instructions Docker knows that this builder does not implement.
 var unsupported = map[string]bool{"ONBUILD": true}
 
-var stageName = regexp.MustCompile(`^[a-z][a-z0-9-_.]*$`)
+// stageName is compiled on first use: every start of the engine (its CLI, its monitor, a
+// container's init) links this package, and only a build needs the expression.
+var stageName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-_.]*$`) })
 
 // Parse reads a Dockerfile. name is what errors call it ("Dockerfile:7: unknown
 // instruction FOO").
@@ -215,7 +218,7 @@ func parseFrom(inst *Instruction, rest string) error {
 	switch {
 	case len(words) == 1:
 	case len(words) == 3 && strings.EqualFold(words[1], "AS"):
-		if !stageName.MatchString(strings.ToLower(words[2])) {
+		if !stageName().MatchString(strings.ToLower(words[2])) {
 			return fmt.Errorf("invalid stage name %q: use letters, digits, '-', '_' and '.', starting with a letter", words[2])
 		}
 	default:

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"containerlabs/labs/cgroup"
 	"containerlabs/labs/engine"
+	"containerlabs/labs/state"
 )
 
 // DefaultFiles are the names a compose file is looked for under, in order, when -f is not
@@ -40,10 +40,14 @@ type Options struct {
 	Environ []string
 }
 
-var (
-	serviceName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-	notInName   = regexp.MustCompile(`[^a-z0-9_-]`)
-)
+// projectNameRune keeps the characters a project name may have (lower-case letters, digits,
+// '_' and '-') and drops the rest, as Compose does.
+func projectNameRune(r rune) rune {
+	if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '_' || r == '-' {
+		return r
+	}
+	return -1
+}
 
 // Load reads a compose file: it substitutes variables (from the environment, then .env),
 // decodes it strictly (an unknown key is an error naming it and its line), reads env
@@ -180,7 +184,7 @@ func decode(data []byte, lookup func(string) (string, bool)) (*Project, error) {
 	}
 	for i := 0; i+1 < len(top.Services.Content); i += 2 {
 		k, v := top.Services.Content[i], top.Services.Content[i+1]
-		if !serviceName.MatchString(k.Value) {
+		if !state.SafeName(k.Value) {
 			return nil, lineError(k, "service name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", k.Value)
 		}
 		s := &Service{Name: k.Value}
@@ -267,8 +271,8 @@ func (p *Project) normalize(name string, lookup func(string) (string, bool)) err
 	if name == "" {
 		name = filepath.Base(p.Dir)
 	}
-	p.Name = notInName.ReplaceAllString(strings.ToLower(name), "")
-	if p.Name == "" || !serviceName.MatchString(p.Name) {
+	p.Name = strings.Map(projectNameRune, strings.ToLower(name))
+	if p.Name == "" || !state.SafeName(p.Name) {
 		return fmt.Errorf("project name %q: use lower-case letters, digits, '_' and '-', starting with a letter or digit (-p NAME)", name)
 	}
 	usesDefault := false
@@ -355,7 +359,7 @@ func (p *Project) normalizeService(s *Service, lookup func(string) (string, bool
 			return fmt.Errorf("networks: %s is not declared under the top-level networks", name)
 		}
 		for _, alias := range sn.Aliases {
-			if !serviceName.MatchString(alias) {
+			if !state.SafeName(alias) {
 				return fmt.Errorf("networks.%s: alias %q: use letters, digits, '_', '.' and '-'", name, alias)
 			}
 		}

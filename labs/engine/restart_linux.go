@@ -14,6 +14,10 @@ import (
 // removed, during the back-off.
 var errRestartCancelled = errors.New("the restart was cancelled: the container was stopped or removed")
 
+// releaseDelay is how long an attached container runs before its monitor gives the
+// memory of its set-up back.
+const releaseDelay = 500 * time.Millisecond
+
 // run watches the container until it ends, and starts it again for as long as its restart
 // policy says so. A detached container is watched by the idle monitor, which also starts
 // its health checks, and which comes back (as the clean-up, carryOn) when the container
@@ -28,10 +32,13 @@ func (m *monitor) run() int {
 		if checksHealth(m.c.Config.Healthcheck) {
 			m.health = m.startHealthChecks()
 		}
-		// The set-up's garbage is given back to the kernel now rather than by the scavenger,
-		// minutes later: the monitor then idles at its smallest.
-		debug.FreeOSMemory()
+		// The set-up's garbage is given back to the kernel a moment after the start rather
+		// than by the scavenger, minutes later: the monitor then idles at its smallest. Not
+		// at once: the forced collection stops the world for milliseconds, and a short
+		// command (run --rm IMAGE true) would end, and wait for it, meanwhile.
+		release := time.AfterFunc(releaseDelay, debug.FreeOSMemory)
 		code := m.watch()
+		release.Stop()
 		if m = m.afterExit(); m == nil {
 			return code
 		}

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"containerlabs/labs/state"
 )
 
 // DefaultBridge and DefaultSubnet are the network the labs use unless told otherwise, as
@@ -81,20 +82,16 @@ func checkInterfaceName(name string) error {
 	if name == "" || len(name) > 15 {
 		return fmt.Errorf("an interface name has 1 to 15 characters")
 	}
-	if !safeName.MatchString(name) || name == "." || name == ".." {
+	if !state.SafeName(name) || name == "." || name == ".." {
 		return fmt.Errorf("use only letters, digits, '.', '_' and '-'")
 	}
 	return nil
 }
 
-// safeName is what container and bridge names may be made of: Docker's rule for container
-// names. Such a name needs no quoting in a file name, an iptables comment or /etc/hosts.
-var safeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // checkName checks a container name, which names a lease and labels iptables rules, or a
 // hostname; what says which of the two it is.
 func checkName(what, name string) error {
-	if len(name) > 64 || !safeName.MatchString(name) {
+	if len(name) > 64 || !state.SafeName(name) {
 		return fmt.Errorf("%s %q: use 1 to 64 letters, digits, '.', '_' and '-', starting with a letter or digit", what, name)
 	}
 	return nil

@@ -17,9 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"sync"
 	"syscall"
 
 	"containerlabs/labs/overlay"
@@ -46,21 +44,32 @@ func RootFromEnv() string {
 	return DefaultRoot
 }
 
-// namePattern is compiled on first use, not at program start: its {0,127} unrolls into a
-// large program (about 2 ms to compile), which every start of a binary that imports this
-// package (the engine's CLI, its monitor and the container's init) would otherwise pay.
-var namePattern = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
-})
-
-// ValidName checks the name of a container or a volume as Docker does: letters, digits,
-// '_', '.' and '-', not starting with a punctuation mark, so a name can never be "..",
-// contain "/", or escape the state root. The engine uses it too.
+// ValidName checks the name of a container or a volume as Docker does: 1 to 128 letters,
+// digits, '_', '.' and '-', not starting with a punctuation mark, so a name can never be
+// "..", contain "/", or escape the state root. The engine uses it too.
 func ValidName(name string) error {
-	if !namePattern().MatchString(name) {
+	if len(name) > 128 || !SafeName(name) {
 		return fmt.Errorf("invalid name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	return nil
+}
+
+// SafeName reports whether name is made of Docker's characters for a container name:
+// letters, digits, '_', '.' and '-', the first a letter or a digit. Such a name needs no
+// quoting in a path, an iptables comment or /etc/hosts. It is Docker's regular expression
+// [a-zA-Z0-9][a-zA-Z0-9_.-]* written out: compiling that expression (with the length limit,
+// a {0,127}, about 2 ms) would cost every start of the CLI.
+func SafeName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return name != ""
 }
 
 // NewName returns a random name, for a container the user did not name.

@@ -3,6 +3,8 @@ package state
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,6 +55,20 @@ func TestNamesCannotEscape(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 	assert.NoError(t, ValidName(NewName()))
+}
+
+// ValidName is Docker's expression for names written out; it must accept exactly what the
+// expression accepts.
+func TestValidNameIsDockersExpression(t *testing.T) {
+	docker := regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	names := []string{"", "a", "A", "0", "web-1", "my_db.2", "_x", ".x", "-x", ".", "..", "a/b",
+		"a b", "a\n", "x\n", "é", "a:b", strings.Repeat("a", 128), strings.Repeat("a", 129)}
+	for c := 0; c < 256; c++ {
+		names = append(names, string([]byte{byte(c)}), "a"+string([]byte{byte(c)}))
+	}
+	for _, name := range names {
+		assert.Equal(t, docker.MatchString(name), ValidName(name) == nil, "name %q", name)
+	}
 }
 
 func TestRootFromEnv(t *testing.T) {
