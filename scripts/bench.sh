@@ -749,4 +749,4 @@ wants images && bench_images
 echo
 echo "${BOLD}results${RESET} ($(nproc) CPUs; figures from one run, noisy on a shared machine)"
 cat "$RESULTS"
-echo "${DIM}everything ran in a private mount namespace where $controllers is empty (see the top of this script).${RESET}"
+[ ! -e "$controllers" ] || echo "${DIM}everything ran in a private mount namespace where $controllers is empty (see the top of this script).${RESET}"
