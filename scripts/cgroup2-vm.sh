@@ -3,6 +3,8 @@
 #
 #   cgroup2-vm.sh [-run REGEX] [--fail-fast] [PACKAGE...]   (default package: ./labs/cgroup)
 #   cgroup2-vm.sh --image                                    only build (or find) the VM image
+#   cgroup2-vm.sh --bench [SECTION...]                       scripts/bench.sh in the VM (default
+#                                                            and only section so far: runtimes)
 #
 # This host is cgroup v1 (hybrid), so nothing here can exercise the v2 code paths for real.
 # The script boots Debian's own kernel under qemu's software emulation (TCG: the VM needs no
@@ -30,6 +32,15 @@
 # rootfs, can be pivot_root'ed away from, which every container start does). The VM has no
 # network card (-nic none): the tests use loopback and the bridges and namespaces they make.
 #
+# --bench runs scripts/bench.sh's runtimes section in the VM instead of tests (labs-runc, runc
+# and crun on one bundle, and their peak RSS), with the labs' binaries built here, on an image
+# of its own: the test image plus BENCH_PACKAGES, cached beside it as bench-image-*, so the
+# test leg's image stays as it is. Under software emulation every instruction costs 10 to 50
+# times what it does natively, so the table's times mean nothing and its ratios are rough (two
+# runs on a loaded host gave labs-runc / crun 0.98x and 1.32x); the peak RSS is unchanged by
+# emulation. RUNS=20 ROUNDS=2 by default (set them to change that) keep the run to about two
+# minutes. The other sections cannot give a meaningful figure here (see the top of bench.sh).
+#
 # Cache: /var/cache/containerlabs/cgroup2-vm (the kernel, unpacked, and the image).
 # Environment: VM_TIMEOUT (seconds, default 3000), VM_MEMORY (MiB, default 3072), VM_CPUS
 # (default 2), VM_MIRROR (Debian mirror for debootstrap, default deb.debian.org), VM_LOG
@@ -41,6 +52,7 @@ require_root "$@"
 RUN=""
 FAIL_FAST=0
 IMAGE_ONLY=0
+BENCH=0
 PACKAGES=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -57,18 +69,31 @@ while [ $# -gt 0 ]; do
 		IMAGE_ONLY=1
 		shift
 		;;
+	--bench)
+		BENCH=1
+		shift
+		;;
 	-h | --help)
 		sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		exit 0
 		;;
-	-*) die "unknown option $1 (usage: $0 [-run REGEX] [--fail-fast] [PACKAGE...] | --image)" ;;
+	-*) die "unknown option $1 (usage: $0 [-run REGEX] [--fail-fast] [PACKAGE...] | --image | --bench [SECTION...])" ;;
 	*)
 		PACKAGES+=("$1")
 		shift
 		;;
 	esac
 done
-[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(./labs/cgroup)
+if [ "$BENCH" = 1 ]; then
+	# The arguments are bench.sh's sections.
+	SECTIONS=("${PACKAGES[@]}")
+	PACKAGES=()
+	[ "${#SECTIONS[@]}" -gt 0 ] || SECTIONS=(runtimes)
+	for s in "${SECTIONS[@]}"; do
+		[ "$s" = runtimes ] || die "bench.sh section $s does not run in the VM (only runtimes does; bench.sh's header says why)"
+	done
+fi
+[ "${#PACKAGES[@]}" -gt 0 ] || [ "$BENCH" = 1 ] || PACKAGES=(./labs/cgroup)
 [ "$IMAGE_ONLY" = 1 ] || find_go || die "no Go toolchain found; run scripts/setup.sh first"
 
 CACHE=/var/cache/containerlabs/cgroup2-vm
@@ -82,6 +107,14 @@ MIRROR="${VM_MIRROR:-http://deb.debian.org/debian}"
 # slirp4netns for the rootless engine's checks (a user with a delegated cgroup).
 VM_PACKAGES=(busybox-static kmod iproute2 iptables procps libseccomp2 containerd runc docker.io containernetworking-plugins
 	uidmap slirp4netns)
+# What bench.sh's runtimes section needs besides: hyperfine to time, crun to compare with, GNU
+# time for the peak RSS.
+BENCH_PACKAGES=(hyperfine crun time)
+IMAGE_KIND=image
+if [ "$BENCH" = 1 ]; then
+	VM_PACKAGES+=("${BENCH_PACKAGES[@]}")
+	IMAGE_KIND=bench-image
+fi
 
 start_total=$EPOCHREALTIME
 elapsed() { # elapsed SINCE: seconds from SINCE to now, one decimal
@@ -292,13 +325,14 @@ prepare_image() {
 		echo "${VM_PACKAGES[*]}" "$MIRROR" "$(basename "$KERNEL_DIR")"
 		declare -f build_image stage1_init stage2_init
 	} | sha256sum | cut -c1-12)"
-	IMAGE_DIR="$CACHE/image-$key"
+	IMAGE_DIR="$CACHE/$IMAGE_KIND-$key"
 	[ -f "$IMAGE_DIR/ready" ] && return
 	local start=$EPOCHREALTIME
 	rm -rf "$IMAGE_DIR"
 	build_image "$IMAGE_DIR"
-	# What older runs left: images of other recipes, other kernels, the old layout's kernels.
-	find "$CACHE" -mindepth 1 -maxdepth 1 \( -name 'image-*' -o -name 'kernel-*' -o -name 'linux-image-*' \) \
+	# What older runs left: images of this kind (test or bench) from other recipes, other
+	# kernels, the old layout's kernels.
+	find "$CACHE" -mindepth 1 -maxdepth 1 \( -name "$IMAGE_KIND-*" -o -name 'kernel-*' -o -name 'linux-image-*' \) \
 		! -path "$IMAGE_DIR" ! -path "$KERNEL_DIR" -exec rm -rf {} +
 	echo "${BOLD}image${RESET}: built in $(elapsed "$start")s: $(du -sm "$IMAGE_DIR" | cut -f1) MB in $IMAGE_DIR"
 }
@@ -314,7 +348,9 @@ prepare_image
 WORK="$TMP/work"
 mkdir -p "$WORK"/{tests,bin,src,tmp}
 cd "$REPO"
-# A lab's graded checks run its binary: build the labs fresh when a lab is among the packages.
+# A lab's graded checks run its binary: build the labs fresh when a lab is among the packages
+# (the benchmark runs bin/labs-runc).
+[ "$BENCH" = 0 ] || "$SCRIPTS/build.sh" >/dev/null
 for pkg in "${PACKAGES[@]}"; do
 	case "${pkg#./}" in [0-9][0-9]-*)
 		"$SCRIPTS/build.sh" >/dev/null
@@ -334,28 +370,39 @@ else
 fi
 
 start_build=$EPOCHREALTIME
-# test2json turns each binary's -test.v output into go test -json's events inside the VM;
-# they come back on the console, and the grader's --summary prints them here.
-mkdir -p "$WORK/tools"
-CGO_ENABLED=0 go build -o "$WORK/tools/test2json" cmd/test2json
-go build -o "$TMP/grade" ./scripts/grade
 TESTS=()
-while IFS='|' read -r dir importpath; do
-	[ -n "$dir" ] || continue
-	rel="${dir#"$REPO"/}"
-	[ "$dir" = "$REPO" ] && rel=.
-	name="${rel//\//_}"
-	[ "$name" = . ] && name=root
-	go test -c -ldflags="-s -w" -o "$WORK/tests/$name.test" "$importpath"
-	TESTS+=("$name:$rel:$importpath")
-done < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}|{{.ImportPath}}{{end}}' "${PACKAGES[@]}")
-[ "${#TESTS[@]}" -gt 0 ] || die "no test files in ${PACKAGES[*]}"
-build_time="$(elapsed "$start_build")"
-
-RUN_ARG=""
-[ -n "$RUN" ] && RUN_ARG="-test.run '$RUN'"
-{
-	cat <<EOF
+if [ "$BENCH" = 1 ]; then
+	# bench.sh as it runs after its own set-up (CLBENCH_PRIVATE: packages installed, private
+	# mount namespace entered; the VM is private already), on the binaries built here.
+	cat >"$WORK/run.sh" <<EOF
+# The run's script (written by scripts/cgroup2-vm.sh --bench), started by the VM's init.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp
+ln -s /work/bin /work/src/bin
+echo "@@vm start bench"
+(cd /work/src && CLBENCH_PRIVATE=1 CLBENCH_PREBUILT=1 RUNS=${RUNS:-20} ROUNDS=${ROUNDS:-2} \
+	bash scripts/bench.sh ${SECTIONS[*]} 2>&1; echo "@@vm result bench \$? \$(cut -d' ' -f1 /proc/uptime)") | sed 's/^/@@bench /'
+echo "@@vm done \$(cut -d' ' -f1 /proc/uptime)"
+EOF
+else
+	# test2json turns each binary's -test.v output into go test -json's events inside the VM;
+	# they come back on the console, and the grader's --summary prints them here.
+	mkdir -p "$WORK/tools"
+	CGO_ENABLED=0 go build -o "$WORK/tools/test2json" cmd/test2json
+	go build -o "$TMP/grade" ./scripts/grade
+	while IFS='|' read -r dir importpath; do
+		[ -n "$dir" ] || continue
+		rel="${dir#"$REPO"/}"
+		[ "$dir" = "$REPO" ] && rel=.
+		name="${rel//\//_}"
+		[ "$name" = . ] && name=root
+		go test -c -ldflags="-s -w" -o "$WORK/tests/$name.test" "$importpath"
+		TESTS+=("$name:$rel:$importpath")
+	done < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}|{{.ImportPath}}{{end}}' "${PACKAGES[@]}")
+	[ "${#TESTS[@]}" -gt 0 ] || die "no test files in ${PACKAGES[*]}"
+	RUN_ARG=""
+	[ -n "$RUN" ] && RUN_ARG="-test.run '$RUN'"
+	{
+		cat <<EOF
 # The run's script (written by scripts/cgroup2-vm.sh), started by the VM's init.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp
 export LAB_BIN=/work/bin CONTAINERLABS_EXPECT_CGROUP=v2
@@ -367,16 +414,19 @@ run() { # run NAME DIR PACKAGE: one test binary, in its package's folder, betwee
 	return \$status
 }
 EOF
-	for t in "${TESTS[@]}"; do
-		IFS=: read -r name rel importpath <<<"$t"
-		if [ "$FAIL_FAST" = 1 ]; then
-			echo "run '$name' '$rel' '$importpath' || { echo '@@vm stopped at the first failure'; exit 1; }"
-		else
-			echo "run '$name' '$rel' '$importpath'"
-		fi
-	done
-	echo 'echo "@@vm done $(cut -d" " -f1 /proc/uptime)"'
-} >"$WORK/run.sh"
+		for t in "${TESTS[@]}"; do
+			IFS=: read -r name rel importpath <<<"$t"
+			if [ "$FAIL_FAST" = 1 ]; then
+				echo "run '$name' '$rel' '$importpath' || { echo '@@vm stopped at the first failure'; exit 1; }"
+			else
+				echo "run '$name' '$rel' '$importpath'"
+			fi
+		done
+		echo 'echo "@@vm done $(cut -d" " -f1 /proc/uptime)"'
+	} >"$WORK/run.sh"
+fi
+build_time="$(elapsed "$start_build")"
+
 # Sparse: the free space costs nothing until the tests write it.
 work_size=$(($(du -sm "$WORK" | cut -f1) + ${VM_SCRATCH_MB:-8192}))
 mkfs.ext4 -q -F -L clabs-work -d "$WORK" "$TMP/work.img" "${work_size}M" >/dev/null
@@ -384,7 +434,9 @@ rm -rf "$WORK"
 
 # --- boot ---
 
-echo "${BOLD}boot${RESET}: $(basename "$KERNEL_DIR") ($(basename "$KERNEL")), image $(basename "$IMAGE_DIR"), ${#TESTS[@]} test binaries (built in ${build_time}s), tcg, ${VM_CPUS:-2} CPUs"
+what="${#TESTS[@]} test binaries"
+[ "$BENCH" = 0 ] || what="bench.sh ${SECTIONS[*]}"
+echo "${BOLD}boot${RESET}: $(basename "$KERNEL_DIR") ($(basename "$KERNEL")), image $(basename "$IMAGE_DIR"), $what (built in ${build_time}s), tcg, ${VM_CPUS:-2} CPUs"
 LOG="$TMP/console.log"
 EVENTS="$TMP/events.json"
 : >"$EVENTS"
@@ -417,6 +469,7 @@ while IFS= read -r line; do
 	*"@@vm stopped "*) stopped=1 ;;
 	*"@@vm done "*) done_uptime="${line#*@@vm done }" ;;
 	*"@@vm warning"* | *"@@vm error"*) echo "${YELLOW}[vm] ${line#*@@vm }${RESET}" ;;
+	*"@@bench "*) printf '%s\n' "${line#*@@bench }" ;;
 	esac
 done < <(timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg \
 	-m "${VM_MEMORY:-3072}" -smp "${VM_CPUS:-2}" \
@@ -438,7 +491,11 @@ if [ -z "$boot_time" ]; then
 	tail -20 "$LOG"
 	failed=1
 fi
-"$TMP/grade" --from-json "$EVENTS" --summary --verbose || failed=1
+if [ "$BENCH" = 1 ]; then
+	[ "${RESULT[bench]:-}" = 0 ] || { echo "${RED}bench.sh did not finish in the VM${RESET}"; failed=1; }
+else
+	"$TMP/grade" --from-json "$EVENTS" --summary --verbose || failed=1
+fi
 for t in "${TESTS[@]}"; do
 	IFS=: read -r name rel _ <<<"$t"
 	[ -z "${RESULT[$name]:-}" ] || continue

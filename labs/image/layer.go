@@ -251,6 +251,14 @@ func (s *Store) ingest(r io.Reader, desc v1.Descriptor, diffID v1.Hash, keepBlob
 	// The rest of the blob is read whatever happened: bytes that are not what the
 	// manifest names are the first thing to report, before anything found in them.
 	if err := drain(compressed); err != nil {
+		// A registry client checks the digest too (go-containerregistry fails the last
+		// read): if every promised byte arrived, a mismatch is what to report, the same
+		// error a blob from an archive or the store gets.
+		if size.n == desc.Size {
+			if mismatch := matches(digester, desc.Digest, "layer blob"); mismatch != nil {
+				return fmt.Errorf("layer %s: %w", desc.Digest, mismatch)
+			}
+		}
 		return fmt.Errorf("layer %s: %w", desc.Digest, err)
 	}
 	if size.n != desc.Size {

@@ -1,19 +1,31 @@
 package image_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -124,4 +136,171 @@ func TestPullOfAMissingImageSaysSo(t *testing.T) {
 	list, err := s.List()
 	require.NoError(t, err)
 	assert.Empty(t, list)
+}
+
+// blobHook wraps the in-process registry: a GET of a blob that hold names is served by
+// hold, with the registry's own response (status, headers, body) in hand.
+type blobHook struct {
+	handler http.Handler
+	hold    func(w http.ResponseWriter, digest string, response *httptest.ResponseRecorder) bool
+}
+
+func (b *blobHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+		response := httptest.NewRecorder()
+		b.handler.ServeHTTP(response, r)
+		if b.hold(w, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:], response) {
+			return
+		}
+		maps.Copy(w.Header(), response.Header())
+		w.WriteHeader(response.Code)
+		_, _ = w.Write(response.Body.Bytes())
+		return
+	}
+	b.handler.ServeHTTP(w, r)
+}
+
+// startHookedRegistry starts a registry on 127.0.0.1 whose blob downloads go through hold
+// (which returns false to serve one as it is), and uploads img to it as REGISTRY/lab/app:1.
+func startHookedRegistry(t *testing.T, img v1.Image, hold func(http.ResponseWriter, string, *httptest.ResponseRecorder) bool) string {
+	t.Helper()
+	srv := httptest.NewServer(&blobHook{handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), hold: hold})
+	t.Cleanup(srv.Close)
+	require.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"), "the test registry must listen on loopback, got %s", srv.URL)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/lab/app:1"
+	r, err := name.ParseReference(ref)
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(r, img, remote.WithContext(context.Background())))
+	return ref
+}
+
+func TestPullOfATamperedLayerLeavesNothingAndRetriesCleanly(t *testing.T) {
+	labtest.RequireRoot(t)
+	good, bad := layerOf(t, file("base", "a good layer")), layerOf(t, file("app", strings.Repeat("app ", 4000)))
+	img := imageOf(t, good, bad)
+	badDigest, err := bad.Digest()
+	require.NoError(t, err)
+	badDiffID, err := bad.DiffID()
+	require.NoError(t, err)
+	var tamper atomic.Bool
+	tamper.Store(true)
+	ref := startHookedRegistry(t, img, func(w http.ResponseWriter, digest string, response *httptest.ResponseRecorder) bool {
+		if digest != badDigest.String() || !tamper.Load() {
+			return false
+		}
+		// The same length, one byte changed: only the digest can tell.
+		body := response.Body.Bytes()
+		body[len(body)/2] ^= 0xff
+		maps.Copy(w.Header(), response.Header())
+		w.WriteHeader(response.Code)
+		_, _ = w.Write(body)
+		return true
+	})
+	s := openStore(t, filepath.Join(labtest.TempDir(t), "images"))
+
+	_, err = s.Pull(context.Background(), ref, image.Options{})
+	require.Error(t, err, "a layer whose bytes are not its digest must fail the pull")
+	assert.ErrorIs(t, err, image.ErrDigestMismatch)
+	assert.Contains(t, err.Error(), badDigest.String(), "the error must name the layer whose bytes did not match")
+	assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")), "a half-written layer or blob was left in tmp/")
+	assert.NoDirExists(t, s.LayerDir(badDiffID), "the tampered layer must not be in the store")
+	assert.NoFileExists(t, filepath.Join(s.Root(), "blobs", "sha256", badDigest.Hex), "the tampered blob must not be in the store")
+	list, err := s.List()
+	require.NoError(t, err)
+	assert.Empty(t, list, "a failed pull must not name an image")
+
+	tamper.Store(false)
+	_, err = s.Pull(context.Background(), ref, image.Options{})
+	require.NoError(t, err, "a pull after the failed one must start afresh and succeed")
+	app, err := os.ReadFile(filepath.Join(s.LayerDir(badDiffID), "app"))
+	require.NoError(t, err)
+	assert.Equal(t, strings.Repeat("app ", 4000), string(app))
+	assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")))
+}
+
+// heldLayer is a gzip'd layer whose first file, "first-N", is complete (gzip flushed)
+// within the first split bytes of the blob; 256 KiB of random bytes follow in "rest".
+func heldLayer(t *testing.T, n int) (v1.Layer, int) {
+	t.Helper()
+	var blob bytes.Buffer
+	gz := gzip.NewWriter(&blob)
+	tw := tar.NewWriter(gz)
+	rest := make([]byte, 256<<10)
+	_, err := rand.Read(rest)
+	require.NoError(t, err)
+	first := fmt.Sprintf("first-%d", n)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: first, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(first))}))
+	_, err = tw.Write([]byte(first))
+	require.NoError(t, err)
+	require.NoError(t, tw.Flush())
+	require.NoError(t, gz.Flush())
+	split := blob.Len()
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "rest", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(rest))}))
+	_, err = tw.Write(rest)
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	require.NoError(t, gz.Close())
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blob.Bytes())), nil })
+	require.NoError(t, err)
+	return l, split
+}
+
+func TestPullUnpacksLayersWhileTheyDownload(t *testing.T) {
+	labtest.RequireRoot(t)
+	layer1, split1 := heldLayer(t, 1)
+	layer2, split2 := heldLayer(t, 2)
+	splits := map[string]int{}
+	for _, l := range []struct {
+		layer v1.Layer
+		split int
+	}{{layer1, split1}, {layer2, split2}} {
+		d, err := l.layer.Digest()
+		require.NoError(t, err)
+		splits[d.String()] = l.split
+	}
+	// Each layer's download stops after its first file until the test releases them all.
+	release := make(chan struct{})
+	ref := startHookedRegistry(t, imageOf(t, layer1, layer2), func(w http.ResponseWriter, digest string, response *httptest.ResponseRecorder) bool {
+		split, ok := splits[digest]
+		if !ok {
+			return false
+		}
+		maps.Copy(w.Header(), response.Header())
+		w.WriteHeader(response.Code)
+		_, _ = w.Write(response.Body.Bytes()[:split])
+		w.(http.Flusher).Flush()
+		<-release
+		_, _ = w.Write(response.Body.Bytes()[split:])
+		return true
+	})
+	s := openStore(t, filepath.Join(labtest.TempDir(t), "images"))
+	pulled := make(chan error, 1)
+	go func() {
+		_, err := s.Pull(context.Background(), ref, image.Options{})
+		pulled <- err
+	}()
+
+	// While both downloads are held at their first half, each layer's first file must
+	// already be unpacked into its own directory in tmp/, and no layer committed: the
+	// digest of neither blob can be checked yet. (The wait is a bound, not a measurement:
+	// a pull that buffers a blob before unpacking it, or fetches layers one at a time,
+	// never gets there.)
+	var unpacking []string
+	for deadline := time.Now().Add(30 * time.Second); len(unpacking) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		unpacking, _ = filepath.Glob(filepath.Join(s.Root(), "tmp", "layer-*", "first-*"))
+	}
+	committed := listTree(t, filepath.Join(s.Root(), "layers"))
+	close(release)
+	require.NoError(t, <-pulled)
+	sort.Strings(unpacking)
+	require.Len(t, unpacking, 2, "both layers must be downloading and unpacking at once, each into its own directory, before either blob is complete; found %v", unpacking)
+	assert.NotEqual(t, filepath.Dir(unpacking[0]), filepath.Dir(unpacking[1]), "each layer must be unpacked into its own directory")
+	assert.Empty(t, committed, "no layer may be committed before its whole blob is verified")
+	d, err := s.Inspect(ref)
+	require.NoError(t, err)
+	for i, l := range d.Layers {
+		assert.FileExists(t, filepath.Join(l.Dir, fmt.Sprintf("first-%d", i+1)))
+		assert.FileExists(t, filepath.Join(l.Dir, "rest"))
+	}
+	assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")))
 }
