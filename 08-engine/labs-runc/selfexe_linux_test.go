@@ -28,6 +28,9 @@ func TestSelfExe(t *testing.T) {
 		require.NoError(t, os.WriteFile(runtimeCopy, original, 0o755))
 		r, b, id := newRunc(t), newBundle(t, "sh", "-c", "/bin/exeattack"), newID()
 		r.bin = &labtest.Binary{Name: name, Path: runtimeCopy}
+		// If the attack works, the copy can no longer delete the container: the clean-up
+		// uses the binary under test.
+		t.Cleanup(func() { r.bin = binary(t) })
 		rootfs := filepath.Join(b.dir, "rootfs")
 		build := exec.Command(filepath.Join(goruntime.GOROOT(), "bin", "go"), "build", "-o", filepath.Join(rootfs, "bin", "exeattack"), "./testdata/exeattack")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -44,7 +44,8 @@ const EnvGoInit = "LABS_GO_INIT"
 // cinitCovers says whether the C init can set up a container with this config (the early
 // part that createPlan reads, see earlyConfig) and these options.
 func cinitCovers(early *specs.Spec, opts CreateOptions) bool {
-	if os.Getenv(EnvGoInit) != "" || opts.NoPivot || opts.console != nil {
+	// (A console, which Run always prepares, matters only with a terminal.)
+	if os.Getenv(EnvGoInit) != "" || opts.NoPivot {
 		return false
 	}
 	if newNamespace(early, specs.UserNamespace) || namespace.InUserNamespace() {
