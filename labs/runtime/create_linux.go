@@ -196,7 +196,25 @@ func initEnv(syncFD int) []string {
 // goes on into the container; nsenter's own process then exits and is reaped here. That
 // process is ours from then on (see spawn).
 func (l *launch) guide(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping) error {
-	err := l.converse(plan, uidMaps, gidMaps)
+	if err := l.sendPlan(plan); err != nil {
+		return err
+	}
+	return l.awaitChild(uidMaps, gidMaps)
+}
+
+// sendPlan sends nsenter its plan, without waiting for it to act on it: create does its own
+// work (the config, the seccomp filter, the cgroup) while nsenter enters the namespaces.
+func (l *launch) sendPlan(plan []string) error {
+	if _, err := io.WriteString(l.sock, strings.Join(plan, "\n")+"\n\n"); err != nil {
+		return fmt.Errorf("send the plan to nsenter: %w", err)
+	}
+	return nil
+}
+
+// awaitChild answers nsenter (the ID maps of a new user namespace) until it names the PID
+// of the process that goes on into the container, and reaps nsenter's own process.
+func (l *launch) awaitChild(uidMaps, gidMaps []specs.LinuxIDMapping) error {
+	err := l.converse(uidMaps, gidMaps)
 	if err != nil && l.nsenter != 0 {
 		// nsenter may be waiting for an answer that will not come (the maps could not be
 		// written): end it, or the wait below would never return.
@@ -208,10 +226,7 @@ func (l *launch) guide(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping) e
 	return err
 }
 
-func (l *launch) converse(plan []string, uidMaps, gidMaps []specs.LinuxIDMapping) error {
-	if _, err := io.WriteString(l.sock, strings.Join(plan, "\n")+"\n\n"); err != nil {
-		return fmt.Errorf("send the plan to nsenter: %w", err)
-	}
+func (l *launch) converse(uidMaps, gidMaps []specs.LinuxIDMapping) error {
 	for {
 		line, err := l.in.line()
 		if err != nil {
@@ -474,10 +489,11 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 		plan = append(plan, "stay")
 	}
 	r.Log.Debugf("nsexec container setup: nsenter (PID %d) has the plan %q", l.nsenter, plan)
-	if err := l.guide(plan, early.Linux.UIDMappings, early.Linux.GIDMappings); err != nil {
+	if err := l.sendPlan(plan); err != nil {
 		return c, l, err
 	}
-	r.Log.Debugf("child process in init(): PID %d is in the container's namespaces", l.pid)
+	// While nsenter enters the namespaces and forks: the rest of the config, the seccomp
+	// filter and the cgroup.
 	spec, err := r.loadBundle(c, data, opts)
 	if err != nil {
 		return c, l, err
@@ -492,6 +508,10 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 	if c.Cgroup, err = r.makeCgroup(spec, id); err != nil {
 		return c, l, err
 	}
+	if err := l.awaitChild(early.Linux.UIDMappings, early.Linux.GIDMappings); err != nil {
+		return c, l, err
+	}
+	r.Log.Debugf("child process in init(): PID %d is in the container's namespaces", l.pid)
 	if c.Cgroup != nil {
 		// A group that already holds processes is shared with something else (another
 		// container given the same cgroupsPath): allowed, as runc allows it, but worth a
