@@ -252,23 +252,12 @@ func cgroupMountKind(cfg *initConfig) (string, []string) {
 
 // device is one node of the container's /dev (createDevice, outside a user namespace).
 func (p *cinitProgram) device(d specs.LinuxDevice) error {
-	kind, err := deviceType(d.Type)
+	kind, mode, uid, gid, err := deviceNode(d)
 	if err != nil {
 		return err
 	}
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(d.FileMode.Perm())
-	}
-	uid, gid := int64(-1), int64(-1)
-	if d.UID != nil {
-		uid = int64(*d.UID)
-	}
-	if d.GID != nil {
-		gid = int64(*d.GID)
-	}
 	p.step("device", filepath.Clean("/"+d.Path), hexNum(kind|mode), strconv.FormatInt(d.Major, 10), strconv.FormatInt(d.Minor, 10),
-		strconv.FormatInt(uid, 10), strconv.FormatInt(gid, 10))
+		strconv.Itoa(uid), strconv.Itoa(gid))
 	return nil
 }
 

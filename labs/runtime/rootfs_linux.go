@@ -505,13 +505,9 @@ func createDevice(cfg *initConfig, d specs.LinuxDevice) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("make device %s: %w", d.Path, err)
 	}
-	kind, err := deviceType(d.Type)
+	kind, mode, uid, gid, err := deviceNode(d)
 	if err != nil {
 		return err
-	}
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(d.FileMode.Perm())
 	}
 	if cfg.NewUserNS || namespace.InUserNamespace() {
 		if err := makeMountPoint(path, false); err != nil {
@@ -527,19 +523,31 @@ func createDevice(cfg *initConfig, d specs.LinuxDevice) error {
 	if err := unix.Chmod(path, mode); err != nil {
 		return fmt.Errorf("chmod %s: %w", d.Path, err)
 	}
-	uid, gid := -1, -1
-	if d.UID != nil {
-		uid = int(*d.UID)
-	}
-	if d.GID != nil {
-		gid = int(*d.GID)
-	}
 	if uid >= 0 || gid >= 0 {
 		if err := unix.Chown(path, uid, gid); err != nil {
 			return fmt.Errorf("chown %s: %w", d.Path, err)
 		}
 	}
 	return nil
+}
+
+// deviceNode is what mknod needs for d: the node's type (S_IFCHR, ...), its permission bits
+// (0666 unless the config says), and its owner (-1 for one the config leaves as it is).
+func deviceNode(d specs.LinuxDevice) (kind, mode uint32, uid, gid int, err error) {
+	if kind, err = deviceType(d.Type); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	mode, uid, gid = 0o666, -1, -1
+	if d.FileMode != nil {
+		mode = uint32(d.FileMode.Perm())
+	}
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	return kind, mode, uid, gid, nil
 }
 
 // switchRoot makes the container's root (the current directory, see namespace.EnterRoot) the
