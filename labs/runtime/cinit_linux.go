@@ -31,8 +31,8 @@ import (
 //
 // The C init covers what the runtime's callers (Docker, containerd's CRI, 08-engine) ask of
 // a container without a terminal, and the Go init keeps the rest: a user namespace
-// (rootless too), --no-pivot, a terminal, hooks that run inside the container or that the
-// init waits for, and a seccomp profile with a listener. A process that joins a running
+// (rootless too), --no-pivot, a terminal, hooks that run inside the container, and a
+// seccomp profile with a listener. A process that joins a running
 // container (exec) needs only the init's last steps (prepareProcess), which the C init
 // does as well, without a terminal. EnvGoInit sends every container and every exec'd
 // process through the Go init, to compare the two.
@@ -54,7 +54,9 @@ func cinitCovers(early *specs.Spec, opts CreateOptions) bool {
 	if early.Process != nil && early.Process.Terminal {
 		return false
 	}
-	if h := early.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+	// The runtime's own hooks (prestart, createRuntime) it runs while the init waits, as
+	// with the Go init; the hooks that run inside the container need the Go init.
+	if h := early.Hooks; h != nil && len(h.CreateContainer)+len(h.StartContainer) > 0 {
 		return false
 	}
 	return early.Linux.Seccomp == nil || !hasNotifyRules(early.Linux.Seccomp)
@@ -129,6 +131,9 @@ func cinitPlan(cfg *initConfig) (*cinitProgram, error) {
 		for _, name := range slices.Sorted(maps.Keys(devLinks)) {
 			p.step("devlink", name, devLinks[name])
 		}
+	}
+	if cfg.Hooks {
+		p.step("hooks")
 	}
 	p.step("pivot", hexNum(propagationFlags[spec.Linux.RootfsPropagation]))
 	if readonlyDev {

@@ -52,8 +52,9 @@
 // same refusals for /proc and for symlinked mount points, the working directory checked with
 // getcwd). runc splits its init the same way, with nsexec in C before a second Go start;
 // crun is C throughout. The Go init keeps what the C one does not do: user namespaces (and so
-// rootless containers), --no-pivot, terminals, hooks that run inside the container or that
-// the init waits for, and seccomp listeners. A process that joins a running container
+// rootless containers), --no-pivot, terminals, hooks that run inside the container, and
+// seccomp listeners (the runtime's own hooks, prestart and createRuntime, run while either
+// init waits). A process that joins a running container
 // (exec) goes through the C init too, unless it has a terminal. TestCInit (in
 // 08-engine/labs-runc) checks that both inits leave the container, and an exec'd process,
 // the same; LABS_GO_INIT=1 sends everything through the Go init.

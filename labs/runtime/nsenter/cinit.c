@@ -779,6 +779,33 @@ static void look_path(const char *command, const char *search, char *out, size_t
 	die(EXIT_NOT_FOUND, "exec: \"%s\": executable file not found in $PATH: %s is not found in /", command, command);
 }
 
+// wait_for_hooks tells the runtime the mounts are made and waits while it runs the
+// prestart and createRuntime hooks (the "hooks" and "resume" messages of the Go init).
+static void wait_for_hooks(void)
+{
+	static const char msg[] = "{\"type\":\"hooks\"}\n";
+	write_all(sock, msg, sizeof(msg) - 1);
+	char line[4096];
+	size_t n = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(sock, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			errno = r == 0 ? EPIPE : errno;
+			fail("wait for the runtime's createRuntime hooks");
+		}
+		if (c == '\n')
+			break;
+		if (n < sizeof(line) - 1)
+			line[n++] = c;
+	}
+	line[n] = '\0';
+	if (strstr(line, "\"type\":\"resume\"") == NULL)
+		die(EXIT_SETUP, "wait for the runtime's createRuntime hooks: got %s", line);
+}
+
 static void say_ready(void)
 {
 	static const char msg[] = "{\"type\":\"ready\"}\n";
@@ -835,6 +862,8 @@ void labs_cinit(int sync_fd)
 			make_device(s);
 		} else if (strcmp(op, "devlink") == 0) {
 			make_dev_link(s);
+		} else if (strcmp(op, "hooks") == 0) {
+			wait_for_hooks();
 		} else if (strcmp(op, "pivot") == 0) {
 			close(root_fd);
 			root_fd = -1;
