@@ -169,11 +169,12 @@ func spawn(o launchOptions) (*launch, error) {
 	// GODEBUG: since Go 1.25 the runtime sizes GOMAXPROCS from its cgroup's CPU limit and
 	// keeps the host's cgroup files open to watch it; in the init they would be descriptors
 	// of the host (the class of CVE-2024-21626), and the init needs no such tuning.
-	self, err := initExecutable()
+	self, started, err := initExecutable(len(files))
 	if err != nil {
 		parent.Close()
 		return nil, err
 	}
+	defer started()
 	pid, err := syscall.ForkExec(self, []string{"labs-runc", "init"}, &syscall.ProcAttr{
 		Env:   initEnv(3 + o.preserveFDs),
 		Files: files,

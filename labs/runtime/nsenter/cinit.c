@@ -670,11 +670,16 @@ static void set_caps(struct step *s)
 }
 
 // stat_inside stats path as rootfs.Resolve would find it: symlinks followed, but not the
-// magic links of /proc (/proc/self/exe leads out of the root, so it is "not there").
+// magic links of /proc (/proc/self/exe leads out of the root, so it is "not there"). Under a
+// seccomp profile older than openat2 (runtime-tools' default, say), which refuses it with
+// EPERM or ENOSYS, it is a plain stat: the runtime's binary is read-only to the container
+// anyway (labs/runtime's selfexe_linux.go), which is what the refusal protected.
 static int stat_inside(const char *path, struct stat *st)
 {
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
 	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		return stat(path, st);
 	if (fd < 0)
 		return -1;
 	int r = fstat(fd, st);
