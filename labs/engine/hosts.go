@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -130,7 +131,8 @@ func neighbours(c *Container, live []*Container) []network.Host {
 // attached to.
 func userNetworksOf(c *Container) []string {
 	names := containerNetworks(c.Config)
-	for name := range c.Network.Networks {
+	// Then the ones it was connected to later, by name: a map has no order of its own.
+	for _, name := range slices.Sorted(maps.Keys(c.Network.Networks)) {
 		if !slices.Contains(names, name) {
 			names = append(names, name)
 		}
