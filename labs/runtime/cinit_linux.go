@@ -44,14 +44,7 @@ const EnvGoInit = "LABS_GO_INIT"
 // cinitCovers says whether the C init can set up a container with this config (the early
 // part that createPlan reads, see earlyConfig) and these options.
 func cinitCovers(early *specs.Spec, opts CreateOptions) bool {
-	// (A console, which Run always prepares, matters only with a terminal.)
-	if os.Getenv(EnvGoInit) != "" || opts.NoPivot {
-		return false
-	}
-	if newNamespace(early, specs.UserNamespace) || namespace.InUserNamespace() {
-		return false
-	}
-	if early.Process != nil && early.Process.Terminal {
+	if opts.NoPivot || newNamespace(early, specs.UserNamespace) {
 		return false
 	}
 	// The runtime's own hooks (prestart, createRuntime) it runs while the init waits, as
@@ -59,17 +52,24 @@ func cinitCovers(early *specs.Spec, opts CreateOptions) bool {
 	if h := early.Hooks; h != nil && len(h.CreateContainer)+len(h.StartContainer) > 0 {
 		return false
 	}
-	return early.Linux.Seccomp == nil || !hasNotifyRules(early.Linux.Seccomp)
+	// (A console, which Run always prepares, matters only with a terminal.)
+	return cinitCoversProcess(early.Process != nil && early.Process.Terminal, early.Linux.Seccomp)
 }
 
 // cinitCoversExec says whether the C init can start process p in the running container
-// whose config is spec: not with a terminal, a seccomp listener, or in a user namespace
-// of the runtime's own (rootless), which keep the Go init.
+// whose config is spec.
 func cinitCoversExec(p *specs.Process, spec *specs.Spec) bool {
-	if os.Getenv(EnvGoInit) != "" || p.Terminal || namespace.InUserNamespace() {
+	return cinitCoversProcess(p.Terminal, spec.Linux.Seccomp)
+}
+
+// cinitCoversProcess is what a container's init and an exec'd process share: the Go init
+// keeps a terminal, a seccomp listener, a runtime in a user namespace of its own (rootless),
+// and everything when EnvGoInit is set.
+func cinitCoversProcess(terminal bool, seccomp *specs.LinuxSeccomp) bool {
+	if os.Getenv(EnvGoInit) != "" || terminal || namespace.InUserNamespace() {
 		return false
 	}
-	return spec.Linux.Seccomp == nil || !hasNotifyRules(spec.Linux.Seccomp)
+	return seccomp == nil || !hasNotifyRules(seccomp)
 }
 
 // cinitProgram is the C init's program, encoded as cinit.c's readProgram reads it: each
@@ -103,10 +103,7 @@ func cinitPlan(cfg *initConfig) (*cinitProgram, error) {
 		p.step("cgroupns")
 	}
 	devFlags, readonlyDev := holdDevWritable(&spec)
-	propagation := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if pr := spec.Linux.RootfsPropagation; pr != "" {
-		propagation = propagationFlags[pr]
-	}
+	propagation := rootPropagation(&spec)
 	p.step("propagate", "/", hexNum(propagation))
 	if propagation&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
 		parent, err := mountHolding(cfg.Rootfs)
@@ -151,7 +148,7 @@ func cinitPlan(cfg *initConfig) (*cinitProgram, error) {
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(spec.Linux.Sysctl)) {
-		p.step("sysctl", key, filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/")), spec.Linux.Sysctl[key])
+		p.step("sysctl", key, sysctlPath(key), spec.Linux.Sysctl[key])
 	}
 	for _, path := range spec.Linux.ReadonlyPaths {
 		p.step("readonly", path)
@@ -273,10 +270,7 @@ func (p *cinitProgram) process(proc *specs.Process, filter *seccompProgram, pres
 		p.step("ioprio", strconv.Itoa(prio), fmt.Sprintf("%s %d", proc.IOPriority.Class, proc.IOPriority.Priority))
 	}
 	p.step("cloexec", strconv.Itoa(3+preserveFDs))
-	cwd := proc.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
+	cwd := workingDir(proc)
 	p.step("cwd", cwd)
 	if proc.NoNewPrivileges {
 		p.step("nnp")
@@ -311,13 +305,7 @@ func (p *cinitProgram) process(proc *specs.Process, filter *seccompProgram, pres
 		p.step("caps", hexNum(effective), hexNum(permitted), hexNum(inheritable), hexNum(ambient))
 	}
 	p.step("cwd-again", cwd)
-	search := ""
-	for _, kv := range proc.Env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			search = v
-		}
-	}
-	p.step("lookpath", proc.Args[0], search)
+	p.step("lookpath", proc.Args[0], searchPath(proc))
 	if proc.NoNewPrivileges && filter != nil {
 		p.seccomp(filter)
 	}

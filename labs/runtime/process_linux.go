@@ -59,10 +59,7 @@ func prepareProcess(p *specs.Process, filter *seccompProgram, preserveFDs int, h
 	}
 	// The working directory is entered, and checked, before a filter loads where it can
 	// be: a profile may refuse getcwd(2) itself (runtime-tools' seccomp test does).
-	cwd := p.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
+	cwd := workingDir(p)
 	err := unix.Chdir(cwd)
 	enteredAsRoot := err == nil
 	if err != nil && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
@@ -151,16 +148,30 @@ func execCommand(path string, p *specs.Process) error {
 	return nil
 }
 
-// lookPath finds the command in the container, searching the PATH of the process's own
-// environment, as a shell inside the container would.
-func lookPath(p *specs.Process) (string, error) {
+// searchPath is the PATH of the process's environment (the last one, as getenv finds it), or
+// "" for none.
+func searchPath(p *specs.Process) string {
 	search := ""
 	for _, kv := range p.Env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			search = v
 		}
 	}
-	path, err := rootfs.LookPath("/", p.Args[0], search)
+	return search
+}
+
+// workingDir is the process's working directory: its cwd, or "/".
+func workingDir(p *specs.Process) string {
+	if p.Cwd == "" {
+		return "/"
+	}
+	return p.Cwd
+}
+
+// lookPath finds the command in the container, searching the PATH of the process's own
+// environment, as a shell inside the container would.
+func lookPath(p *specs.Process) (string, error) {
+	path, err := rootfs.LookPath("/", p.Args[0], searchPath(p))
 	switch {
 	case errors.Is(err, rootfs.ErrNotFound):
 		// runc's words, which Docker's client turns into exit status 127 (and "permission

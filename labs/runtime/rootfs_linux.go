@@ -29,10 +29,7 @@ func prepareRootfs(cfg *initConfig) error {
 	// Mount events must not travel back to the host. Unless the config asks otherwise, "/"
 	// and everything beneath become slaves: they still receive the host's new mounts (a CD
 	// inserted later), but the container's mounts stay in the container.
-	propagation := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p := spec.Linux.RootfsPropagation; p != "" {
-		propagation = propagationFlags[p]
-	}
+	propagation := rootPropagation(spec)
 	if err := (mount.Mount{Target: "/", Flags: propagation}).Apply(); err != nil {
 		return err
 	}
@@ -59,6 +56,15 @@ func prepareRootfs(cfg *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// rootPropagation is the propagation "/" gets before the container's mounts are made: the
+// config's rootfsPropagation, else recursive slave.
+func rootPropagation(spec *specs.Spec) uintptr {
+	if p := spec.Linux.RootfsPropagation; p != "" {
+		return propagationFlags[p]
+	}
+	return unix.MS_SLAVE | unix.MS_REC
 }
 
 // makeParentPrivate makes the mount that holds dir private (not recursively).
@@ -649,12 +655,17 @@ func readonlyPaths(paths []string) error {
 	return nil
 }
 
+// sysctlPath is the file of a sysctl: kernel.shmmni is /proc/sys/kernel/shmmni.
+func sysctlPath(key string) string {
+	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+}
+
 // writeSysctls sets the config's sysctls, which Validate checked to be namespaced.
 //
 // Equivalent to: `sysctl -w KEY=VALUE`.
 func writeSysctls(sysctls map[string]string) error {
 	for key, value := range sysctls {
-		path := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+		path := sysctlPath(key)
 		if err := os.WriteFile(path, []byte(value), 0); err != nil {
 			return fmt.Errorf("set sysctl %s=%s: %w", key, value, err)
 		}
