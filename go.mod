@@ -3,7 +3,6 @@ module containerlabs
 go 1.26.0
 
 require (
-	github.com/cilium/ebpf v0.22.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/klauspost/compress v1.19.2
 	github.com/moby/profiles/seccomp v0.3.0

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cilium/ebpf/asm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -177,6 +176,68 @@ const (
 	devChar       = 2
 )
 
+// Instruction is one eBPF instruction, the 8 bytes of the kernel's struct bpf_insn: an
+// opcode, a destination and a source register (r0-r10), a signed 16-bit offset (of a
+// memory access, or of a jump, counted in instructions after the next one) and a signed
+// 32-bit immediate. String prints it in the notation of `bpftool prog dump xlated`, so a
+// listing can be compared with what the kernel holds.
+type Instruction struct {
+	Op       Opcode
+	Dst, Src uint8
+	Off      int16
+	Imm      int32
+}
+
+// Opcode is an instruction's first byte: its class in the low 3 bits, then the operation
+// and where its operand comes from (an immediate, or the source register). These are the
+// only ones a device filter needs (linux/bpf.h and linux/bpf_common.h).
+type Opcode uint8
+
+const (
+	// LoadWord is `dst = *(u32 *)(src + off)`: BPF_LDX | BPF_MEM | BPF_W.
+	LoadWord Opcode = 0x01 | 0x60 | 0x00
+	// AndImm is `dst &= imm`: BPF_ALU64 | BPF_AND | BPF_K.
+	AndImm Opcode = 0x07 | 0x50 | 0x00
+	// RShImm is `dst >>= imm`: BPF_ALU64 | BPF_RSH | BPF_K.
+	RShImm Opcode = 0x07 | 0x70 | 0x00
+	// MovImm is `dst = imm`: BPF_ALU64 | BPF_MOV | BPF_K.
+	MovImm Opcode = 0x07 | 0xb0 | 0x00
+	// MovReg is `dst = src`: BPF_ALU64 | BPF_MOV | BPF_X.
+	MovReg Opcode = 0x07 | 0xb0 | 0x08
+	// JEqImm is `if dst == imm goto pc+off`: BPF_JMP | BPF_JEQ | BPF_K.
+	JEqImm Opcode = 0x05 | 0x10 | 0x00
+	// JNEImm is `if dst != imm goto pc+off`: BPF_JMP | BPF_JNE | BPF_K.
+	JNEImm Opcode = 0x05 | 0x50 | 0x00
+	// Exit ends the program with r0 as its answer: BPF_JMP | BPF_EXIT.
+	Exit Opcode = 0x05 | 0x90
+)
+
+// String prints the instruction as bpftool does, with its opcode in parentheses.
+func (ins Instruction) String() string {
+	var text string
+	switch ins.Op {
+	case LoadWord:
+		text = fmt.Sprintf("r%d = *(u32 *)(r%d +%d)", ins.Dst, ins.Src, ins.Off)
+	case AndImm:
+		text = fmt.Sprintf("r%d &= %d", ins.Dst, ins.Imm)
+	case RShImm:
+		text = fmt.Sprintf("r%d >>= %d", ins.Dst, ins.Imm)
+	case MovImm:
+		text = fmt.Sprintf("r%d = %d", ins.Dst, ins.Imm)
+	case MovReg:
+		text = fmt.Sprintf("r%d = r%d", ins.Dst, ins.Src)
+	case JEqImm:
+		text = fmt.Sprintf("if r%d == %#x goto pc%+d", ins.Dst, ins.Imm, ins.Off)
+	case JNEImm:
+		text = fmt.Sprintf("if r%d != %#x goto pc%+d", ins.Dst, ins.Imm, ins.Off)
+	case Exit:
+		text = "exit"
+	default:
+		text = fmt.Sprintf("opcode %#x", uint8(ins.Op))
+	}
+	return fmt.Sprintf("(%02x) %s", uint8(ins.Op), text)
+}
+
 // Program is the filter as an eBPF program for the kernel's cgroup device hook: it returns
 // 1 to allow the access and 0 to refuse it, which the kernel turns into EPERM. It reads the
 // request into registers, then tests the exceptions one by one, in the kernel's v1 way: when
@@ -190,51 +251,52 @@ const (
 //	             r0 = 1; exit                                       (the exception answers)
 //	exception_1: ...
 //	default:     r0 = DEFAULT; exit
-func (f DeviceFilter) Program() asm.Instructions {
-	answer := func(allow bool) asm.Instructions {
+//
+// Every jump goes to the start of the next block, so its offset is the number of
+// instructions left in its own block after it.
+func (f DeviceFilter) Program() []Instruction {
+	answer := func(allow bool) []Instruction {
 		r0 := int32(0)
 		if allow {
 			r0 = 1
 		}
-		return asm.Instructions{asm.Mov.Imm(asm.R0, r0), asm.Return()}
+		return []Instruction{{Op: MovImm, Dst: 0, Imm: r0}, {Op: Exit}}
 	}
-	insns := asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R1, ctxAccessType, asm.Word),
-		asm.And.Imm(asm.R2, 0xffff),
-		asm.LoadMem(asm.R3, asm.R1, ctxAccessType, asm.Word),
-		asm.RSh.Imm(asm.R3, 16),
-		asm.LoadMem(asm.R4, asm.R1, ctxMajor, asm.Word),
-		asm.LoadMem(asm.R5, asm.R1, ctxMinor, asm.Word),
+	insns := []Instruction{
+		{Op: LoadWord, Dst: 2, Src: 1, Off: ctxAccessType},
+		{Op: AndImm, Dst: 2, Imm: 0xffff},
+		{Op: LoadWord, Dst: 3, Src: 1, Off: ctxAccessType},
+		{Op: RShImm, Dst: 3, Imm: 16},
+		{Op: LoadWord, Dst: 4, Src: 1, Off: ctxMajor},
+		{Op: LoadWord, Dst: 5, Src: 1, Off: ctxMinor},
 	}
-	for i, ex := range f.Exceptions {
-		label, next := fmt.Sprintf("exception_%d", i), fmt.Sprintf("exception_%d", i+1)
-		if i == len(f.Exceptions)-1 {
-			next = "default"
-		}
+	for _, ex := range f.Exceptions {
 		typ := int32(devChar)
 		if ex.Type == 'b' {
 			typ = devBlock
 		}
-		block := asm.Instructions{asm.JNE.Imm(asm.R2, typ, next)}
+		block := []Instruction{{Op: JNEImm, Dst: 2, Imm: typ}}
 		if ex.Major != AnyDevice {
-			block = append(block, asm.JNE.Imm(asm.R4, int32(ex.Major), next))
+			block = append(block, Instruction{Op: JNEImm, Dst: 4, Imm: int32(ex.Major)})
 		}
 		if ex.Minor != AnyDevice {
-			block = append(block, asm.JNE.Imm(asm.R5, int32(ex.Minor), next))
+			block = append(block, Instruction{Op: JNEImm, Dst: 5, Imm: int32(ex.Minor)})
 		}
-		block = append(block, asm.Mov.Reg(asm.R6, asm.R3))
+		block = append(block, Instruction{Op: MovReg, Dst: 6, Src: 3})
 		if f.DefaultAllow {
 			// Refused if the request asks for any access the exception covers.
-			block = append(block, asm.And.Imm(asm.R6, int32(ex.Access)), asm.JEq.Imm(asm.R6, 0, next))
+			block = append(block, Instruction{Op: AndImm, Dst: 6, Imm: int32(ex.Access)}, Instruction{Op: JEqImm, Dst: 6, Imm: 0})
 		} else {
 			// Allowed only if the exception covers every access asked for.
-			block = append(block, asm.And.Imm(asm.R6, int32(AccessAll&^ex.Access)), asm.JNE.Imm(asm.R6, 0, next))
+			block = append(block, Instruction{Op: AndImm, Dst: 6, Imm: int32(AccessAll &^ ex.Access)}, Instruction{Op: JNEImm, Dst: 6, Imm: 0})
 		}
 		block = append(block, answer(!f.DefaultAllow)...)
-		block[0] = block[0].WithSymbol(label)
+		for i := range block {
+			if block[i].Op == JNEImm || block[i].Op == JEqImm {
+				block[i].Off = int16(len(block) - i - 1)
+			}
+		}
 		insns = append(insns, block...)
 	}
-	last := answer(f.DefaultAllow)
-	last[0] = last[0].WithSymbol("default")
-	return append(insns, last...)
+	return append(insns, answer(f.DefaultAllow)...)
 }

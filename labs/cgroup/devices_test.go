@@ -2,9 +2,9 @@ package cgroup
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
-	"github.com/cilium/ebpf/asm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,100 +77,81 @@ func TestDeviceAccessString(t *testing.T) {
 
 // TestDeviceProgramInstructions pins the program for Docker's first rules: a request is
 // read into r2-r5, each exception is a block that jumps to the next one on any mismatch,
-// and the default answers last.
+// and the default answers last. The listing is bpftool's (`bpftool prog dump xlated`).
 func TestDeviceProgramInstructions(t *testing.T) {
 	f, err := NewDeviceFilter(dockerDevices[:4])
 	require.NoError(t, err)
 	want := `
-	 0: LdXMemW dst: r2 src: r1 off: 0 imm: 0
-	 1: AndImm dst: r2 imm: 65535
-	 2: LdXMemW dst: r3 src: r1 off: 0 imm: 0
-	 3: RShImm dst: r3 imm: 16
-	 4: LdXMemW dst: r4 src: r1 off: 4 imm: 0
-	 5: LdXMemW dst: r5 src: r1 off: 8 imm: 0
-exception_0:
-	 6: JNEImm dst: r2 off: -1 imm: 2 <exception_1>
-	 7: MovReg dst: r6 src: r3
-	 8: AndImm dst: r6 imm: 6
-	 9: JNEImm dst: r6 off: -1 imm: 0 <exception_1>
-	10: MovImm dst: r0 imm: 1
-	11: Exit
-exception_1:
-	12: JNEImm dst: r2 off: -1 imm: 1 <exception_2>
-	13: MovReg dst: r6 src: r3
-	14: AndImm dst: r6 imm: 6
-	15: JNEImm dst: r6 off: -1 imm: 0 <exception_2>
-	16: MovImm dst: r0 imm: 1
-	17: Exit
-exception_2:
-	18: JNEImm dst: r2 off: -1 imm: 2 <default>
-	19: JNEImm dst: r4 off: -1 imm: 1 <default>
-	20: JNEImm dst: r5 off: -1 imm: 3 <default>
-	21: MovReg dst: r6 src: r3
-	22: AndImm dst: r6 imm: 0
-	23: JNEImm dst: r6 off: -1 imm: 0 <default>
-	24: MovImm dst: r0 imm: 1
-	25: Exit
-default:
-	26: MovImm dst: r0 imm: 0
-	27: Exit
+ 0: (61) r2 = *(u32 *)(r1 +0)
+ 1: (57) r2 &= 65535
+ 2: (61) r3 = *(u32 *)(r1 +0)
+ 3: (77) r3 >>= 16
+ 4: (61) r4 = *(u32 *)(r1 +4)
+ 5: (61) r5 = *(u32 *)(r1 +8)
+ 6: (55) if r2 != 0x2 goto pc+5
+ 7: (bf) r6 = r3
+ 8: (57) r6 &= 6
+ 9: (55) if r6 != 0x0 goto pc+2
+10: (b7) r0 = 1
+11: (95) exit
+12: (55) if r2 != 0x1 goto pc+5
+13: (bf) r6 = r3
+14: (57) r6 &= 6
+15: (55) if r6 != 0x0 goto pc+2
+16: (b7) r0 = 1
+17: (95) exit
+18: (55) if r2 != 0x2 goto pc+7
+19: (55) if r4 != 0x1 goto pc+6
+20: (55) if r5 != 0x3 goto pc+5
+21: (bf) r6 = r3
+22: (57) r6 &= 0
+23: (55) if r6 != 0x0 goto pc+2
+24: (b7) r0 = 1
+25: (95) exit
+26: (b7) r0 = 0
+27: (95) exit
 `
-	assert.Equal(t, want, "\n"+fmt.Sprintf("%v", f.Program()))
+	var listing strings.Builder
+	for i, ins := range f.Program() {
+		fmt.Fprintf(&listing, "%2d: %v\n", i, ins)
+	}
+	assert.Equal(t, want, "\n"+listing.String())
 }
 
 // runDeviceProgram interprets the few instructions Program emits, as the kernel would run
 // them for a request: type is 'c' or 'b'. It reports whether the program allows it.
-func runDeviceProgram(t *testing.T, insns asm.Instructions, typ byte, major, minor uint32, access DeviceAccess) bool {
+func runDeviceProgram(t *testing.T, insns []Instruction, typ byte, major, minor uint32, access DeviceAccess) bool {
 	t.Helper()
 	devType := uint32(devChar)
 	if typ == 'b' {
 		devType = devBlock
 	}
 	ctx := [3]uint32{devType | uint32(access)<<16, major, minor}
-	labels := map[string]int{}
-	for i, ins := range insns {
-		if s := ins.Symbol(); s != "" {
-			labels[s] = i
-		}
-	}
 	var r [11]uint64
 	for pc := 0; pc < len(insns); {
 		ins := insns[pc]
 		pc++
-		op := ins.OpCode
-		switch op.Class() {
-		case asm.LdXClass:
-			require.Equal(t, asm.R1, ins.Src, "loads only from the context")
-			r[ins.Dst] = uint64(ctx[ins.Offset/4])
-		case asm.ALU64Class:
-			src := uint64(ins.Constant)
-			if op.Source() == asm.RegSource {
-				src = r[ins.Src]
+		switch ins.Op {
+		case LoadWord:
+			require.Equal(t, uint8(1), ins.Src, "loads only from the context")
+			r[ins.Dst] = uint64(ctx[ins.Off/4])
+		case AndImm:
+			r[ins.Dst] &= uint64(ins.Imm)
+		case RShImm:
+			r[ins.Dst] >>= uint64(ins.Imm)
+		case MovImm:
+			r[ins.Dst] = uint64(ins.Imm)
+		case MovReg:
+			r[ins.Dst] = r[ins.Src]
+		case Exit:
+			return r[0] == 1
+		case JNEImm:
+			if r[ins.Dst] != uint64(ins.Imm) {
+				pc += int(ins.Off)
 			}
-			switch op.ALUOp() {
-			case asm.And:
-				r[ins.Dst] &= src
-			case asm.RSh:
-				r[ins.Dst] >>= src
-			case asm.Mov:
-				r[ins.Dst] = src
-			default:
-				t.Fatalf("unexpected ALU instruction %v", ins)
-			}
-		case asm.JumpClass:
-			switch op.JumpOp() {
-			case asm.Exit:
-				return r[0] == 1
-			case asm.JNE:
-				if r[ins.Dst] != uint64(ins.Constant) {
-					pc = labels[ins.Reference()]
-				}
-			case asm.JEq:
-				if r[ins.Dst] == uint64(ins.Constant) {
-					pc = labels[ins.Reference()]
-				}
-			default:
-				t.Fatalf("unexpected jump %v", ins)
+		case JEqImm:
+			if r[ins.Dst] == uint64(ins.Imm) {
+				pc += int(ins.Off)
 			}
 		default:
 			t.Fatalf("unexpected instruction %v", ins)
