@@ -138,7 +138,7 @@ func TestReportInKorean(t *testing.T) {
 	print(&out, report, false)
 	text := out.String()
 	assert.Contains(t, text, "채점 검사 (참조 소스)")
-	assert.Contains(t, text, "통과  "+i18n.Korean["ldd lists the loader and libc of bash"]+" (ldd lists the loader and libc of bash)")
+	assert.Contains(t, text, "통과  "+i18n.Korean()["ldd lists the loader and libc of bash"]+" (ldd lists the loader and libc of bash)")
 	assert.Contains(t, text, "실패  탈출 chroot: 열림 (escape chroot is open)")
 	assert.Contains(t, text, "TODO(lab 01): f.Progs에서 PT_INTERP")
 	assert.Contains(t, text, "(건너뜀)")

@@ -22,13 +22,16 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 //go:embed messages.tsv
 var messagesTSV string
 
-// Korean is the catalogue: English text to Korean.
-var Korean = parse(messagesTSV)
+// Korean is the catalogue: English text to Korean. It is read on first use, not when the
+// program starts: every lab program and the engine link this package, and parsing the
+// catalogue at start-up cost each of their starts about 1.5 ms, in English too.
+var Korean = sync.OnceValue(func() map[string]string { return parse(messagesTSV) })
 
 func parse(tsv string) map[string]string {
 	m := map[string]string{}
@@ -77,7 +80,7 @@ func T(text string) string {
 	if !korean {
 		return text
 	}
-	if ko, ok := Korean[text]; ok && ko != "" {
+	if ko, ok := Korean()[text]; ok && ko != "" {
 		return ko
 	}
 	return text
@@ -89,8 +92,8 @@ func T(text string) string {
 func Match(text string, formats ...string) string {
 	for _, format := range formats {
 		re := "^" + strings.Replace(regexp.QuoteMeta(format), "%s", "(.+)", 1) + "$"
-		if m := regexp.MustCompile(re).FindStringSubmatch(text); m != nil && korean && Korean[format] != "" {
-			return strings.Replace(Korean[format], "%s", T(m[1]), 1)
+		if m := regexp.MustCompile(re).FindStringSubmatch(text); m != nil && korean && Korean()[format] != "" {
+			return strings.Replace(Korean()[format], "%s", T(m[1]), 1)
 		}
 	}
 	return T(text)

@@ -43,7 +43,7 @@ func TestEveryMessageHasKorean(t *testing.T) {
 	require.Greater(t, len(messages), 300, "the extraction found too few messages; has the layout changed?")
 
 	for text, where := range messages {
-		ko, ok := Korean[text]
+		ko, ok := Korean()[text]
 		if !assert.True(t, ok, "%s: %q has no entry in scripts/i18n/messages.tsv: add its Korean", where, text) {
 			continue
 		}
@@ -321,8 +321,8 @@ func TestShellReadsTheSameCatalogue(t *testing.T) {
 		return strings.TrimSuffix(string(out), "\n")
 	}
 	text := "03-namespaces: a process with its own view of the machine"
-	require.NotEmpty(t, Korean[text])
-	assert.Equal(t, Korean[text], msg("ko", text))
+	require.NotEmpty(t, Korean()[text])
+	assert.Equal(t, Korean()[text], msg("ko", text))
 	assert.Equal(t, text, msg("en", text))
 	assert.Equal(t, "not in the catalogue", msg("ko", "not in the catalogue"))
 }
