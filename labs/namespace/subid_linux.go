@@ -7,17 +7,26 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
+	"sync"
 )
 
 // InUserNamespace reports whether this process runs in a user namespace other than the
 // initial one, whose map sends every ID to itself: a process of a rootless engine, or of
 // `unshare -r`, where root is an ordinary user of the host.
 //
+// The answer is read once per process: a Go program cannot change its user namespace once
+// its runtime has started threads (unshare and setns of a user namespace need a process of
+// one thread), and a runtime asks several times on every start.
+//
 // Equivalent to: `cat /proc/self/uid_map` and comparing with "0 0 4294967295".
 func InUserNamespace() bool {
+	return inUserNamespace()
+}
+
+var inUserNamespace = sync.OnceValue(func() bool {
 	maps, err := OwnIDMaps("uid_map")
 	return err == nil && !isIdentity(maps)
-}
+})
 
 // OwnIDMaps reads this process's user namespace's map: file is "uid_map" or "gid_map".
 func OwnIDMaps(file string) ([]IDMap, error) {
