@@ -351,7 +351,7 @@ func tryOverwriteRuntime(g *gallery, t *testing.T) outcome {
 	res := g.run(t, &Binary{Name: g.bin.Name, Path: copyPath}, "exe", tag, fmt.Sprint(int(exeWait.Seconds())))
 	out := outcome{res: res, ran: strings.Contains(res.Stdout, "waiting in the background")}
 	if m := regexp.MustCompile(`background \(PID (\d+)\)`).FindStringSubmatch(res.Stdout); m != nil {
-		t.Cleanup(func() { killWaiter(m[1], tag) })
+		t.Cleanup(func() { stopWaiter(m[1], tag) })
 	}
 	deadline := time.Now().Add(exeWait + 500*time.Millisecond)
 	for time.Now().Before(deadline) {
@@ -367,15 +367,22 @@ func tryOverwriteRuntime(g *gallery, t *testing.T) outcome {
 	return out
 }
 
-// killWaiter ends the exe attack's waiter if it still runs on the host: only a process whose
-// command line is the waiter's, with this check's tag, because in a PID namespace the
-// number the probe printed is not a host PID at all.
-func killWaiter(pid, tag string) {
-	cmdline, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
-	if err == nil && strings.Contains(string(cmdline), "exe-wait\x00"+tag) {
-		if n, err := strconv.Atoi(pid); err == nil {
-			_ = syscall.Kill(n, syscall.SIGKILL)
-		}
+// stopWaiter ends the exe attack's waiter if it still runs on the host. It first lets it end
+// by itself (it gives up after exeWait, and returns as soon as it has written), because on
+// its way out it unmounts the procfs it mounted in the root: killed, it would leave that
+// mount, and the root it is in, behind (lab 01 has no mount namespace to take them away).
+// Only a process whose command line is the waiter's, with this check's tag, is waited for
+// and killed, because in a PID namespace the number the probe printed is not a host PID.
+func stopWaiter(pid, tag string) {
+	isWaiter := func() bool {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+		return err == nil && strings.Contains(string(cmdline), "exe-wait\x00"+tag)
+	}
+	for end := time.Now().Add(exeWait + time.Second); isWaiter() && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := strconv.Atoi(pid); err == nil && isWaiter() {
+		_ = syscall.Kill(n, syscall.SIGKILL)
 	}
 }
 
