@@ -23,7 +23,9 @@
 // and one diff ID). The store checks both while it reads a blob, in one pass: the bytes are
 // hashed (digest), decompressed, hashed again (diff ID) and unpacked as they stream by, and
 // only if both hashes match is the result moved into the store. A layer whose bytes do not
-// match leaves nothing behind.
+// match leaves nothing behind. That check is the only one a blob gets, whichever way it
+// comes in: a pull downloads a registry's blobs itself, as they are sent, rather than
+// through go-containerregistry's layers, which would hash every byte a second time.
 //
 // # Whiteouts
 //

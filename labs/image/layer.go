@@ -197,7 +197,7 @@ func (s *Store) fetchLayers(ctx context.Context, img v1.Image, layers []v1.Descr
 }
 
 // fetchLayer reads one layer from the store's own blob if it has it (to unpack it), or from
-// img (a registry, an archive) otherwise.
+// img (a registry, an archive) otherwise; ingest checks it either way.
 func (s *Store) fetchLayer(ctx context.Context, img v1.Image, desc v1.Descriptor, diffID v1.Hash, report *reporter, unpack bool) error {
 	var blob io.ReadCloser
 	haveBlob := s.hasBlob(desc)
@@ -207,6 +207,11 @@ func (s *Store) fetchLayer(ctx context.Context, img v1.Image, desc v1.Descriptor
 			return fmt.Errorf("layer %s: %w", desc.Digest, err)
 		}
 		blob = f
+	} else if pulled, ok := img.(*registryImage); ok {
+		var err error
+		if blob, err = pulled.openBlob(ctx, desc.Digest); err != nil {
+			return fmt.Errorf("fetch layer %s: %w", desc.Digest, err)
+		}
 	} else {
 		layer, err := img.LayerByDigest(desc.Digest)
 		if err != nil {
@@ -251,9 +256,10 @@ func (s *Store) ingest(r io.Reader, desc v1.Descriptor, diffID v1.Hash, keepBlob
 	// The rest of the blob is read whatever happened: bytes that are not what the
 	// manifest names are the first thing to report, before anything found in them.
 	if err := drain(compressed); err != nil {
-		// A registry client checks the digest too (go-containerregistry fails the last
-		// read): if every promised byte arrived, a mismatch is what to report, the same
-		// error a blob from an archive or the store gets.
+		// An image's own layers may check the digest too and fail the last read
+		// (go-containerregistry's remote layers do, for an image from a registry added
+		// as it is rather than as a registryImage): if every promised byte arrived, a
+		// mismatch is what to report, the same error a blob from anywhere else gets.
 		if size.n == desc.Size {
 			if mismatch := matches(digester, desc.Digest, "layer blob"); mismatch != nil {
 				return fmt.Errorf("layer %s: %w", desc.Digest, mismatch)

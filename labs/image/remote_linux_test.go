@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -21,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -64,7 +67,7 @@ func (c *countingRegistry) counts() (int, map[string]int) {
 	return c.uploads, gets
 }
 
-func startRegistry(t *testing.T) (*countingRegistry, string) {
+func startRegistry(t testing.TB) (*countingRegistry, string) {
 	t.Helper()
 	reg := &countingRegistry{handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), gets: map[string]int{}}
 	srv := httptest.NewServer(reg)
@@ -138,6 +141,73 @@ func TestPullOfAMissingImageSaysSo(t *testing.T) {
 	assert.Empty(t, list)
 }
 
+// tokenRegistry is the in-process registry behind a bearer token, as a registry with
+// accounts is: a request without the token is refused with a challenge that sends the
+// client to /token, which hands the token out for the right password only.
+type tokenRegistry struct {
+	handler  http.Handler
+	realm    string // the /token URL, set once the server has its address
+	mu       sync.Mutex
+	blobGets map[string]int // blob downloads that came with the token, by digest
+}
+
+const registryToken = "lab-token"
+
+func (r *tokenRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == "/token" {
+		if user, password, ok := req.BasicAuth(); !ok || user != "lab" || password != "secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"token": registryToken})
+		return
+	}
+	if req.Header.Get("Authorization") != "Bearer "+registryToken {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="lab"`, r.realm))
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/sha256:") {
+		r.mu.Lock()
+		r.blobGets[req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]]++
+		r.mu.Unlock()
+	}
+	r.handler.ServeHTTP(w, req)
+}
+
+func TestPullAuthenticatesTheBlobDownloads(t *testing.T) {
+	labtest.RequireRoot(t)
+	reg := &tokenRegistry{handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), blobGets: map[string]int{}}
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	reg.realm = srv.URL + "/token"
+	host := strings.TrimPrefix(srv.URL, "http://")
+	// The credentials `docker login` would leave, in a home of the test's own.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("DOCKER_CONFIG", filepath.Join(home, ".docker"))
+	require.NoError(t, os.Mkdir(filepath.Join(home, ".docker"), 0o700))
+	config := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, host, base64.StdEncoding.EncodeToString([]byte("lab:secret")))
+	require.NoError(t, os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(config), 0o600))
+	ref := host + "/lab/private:1"
+	r, err := name.ParseReference(ref)
+	require.NoError(t, err)
+	layer := layerOf(t, file("private", "behind a token"))
+	require.NoError(t, remote.Write(r, imageOf(t, layer), remote.WithAuthFromKeychain(authn.DefaultKeychain)))
+	digest, err := layer.Digest()
+	require.NoError(t, err)
+
+	s := openStore(t, filepath.Join(labtest.TempDir(t), "images"))
+	_, err = s.Pull(context.Background(), ref, image.Options{})
+	require.NoError(t, err, "a pull must download the layer blobs with the registry's token, got from the credentials in the Docker config")
+	assert.Equal(t, 1, reg.blobGets[digest.String()], "the layer blob must be downloaded once, with the token")
+	diffID, err := layer.DiffID()
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(s.LayerDir(diffID), "private"))
+	require.NoError(t, err)
+	assert.Equal(t, "behind a token", string(got))
+}
+
 // blobHook wraps the in-process registry: a GET of a blob that hold names is served by
 // hold, with the registry's own response (status, headers, body) in hand.
 type blobHook struct {
@@ -182,40 +252,59 @@ func TestPullOfATamperedLayerLeavesNothingAndRetriesCleanly(t *testing.T) {
 	require.NoError(t, err)
 	badDiffID, err := bad.DiffID()
 	require.NoError(t, err)
-	var tamper atomic.Bool
-	tamper.Store(true)
-	ref := startHookedRegistry(t, img, func(w http.ResponseWriter, digest string, response *httptest.ResponseRecorder) bool {
-		if digest != badDigest.String() || !tamper.Load() {
-			return false
+	// The store reads a registry's blobs as they are sent and checks them itself; these are
+	// the ways the bytes can differ from what the manifest names. A pull that keeps the
+	// blobs only has no gunzip to stumble on them either: only the digest and size can tell.
+	tampers := []struct {
+		name   string
+		change func([]byte) []byte
+	}{
+		{"one byte changed", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b }},
+		{"one byte more", func(b []byte) []byte { return append(b, 0) }},
+		{"one byte short", func(b []byte) []byte { return b[:len(b)-1] }},
+	}
+	for _, tc := range tampers {
+		for _, blobsOnly := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, blobs only %v", tc.name, blobsOnly), func(t *testing.T) {
+				var tamper atomic.Bool
+				tamper.Store(true)
+				ref := startHookedRegistry(t, img, func(w http.ResponseWriter, digest string, response *httptest.ResponseRecorder) bool {
+					if digest != badDigest.String() || !tamper.Load() {
+						return false
+					}
+					maps.Copy(w.Header(), response.Header())
+					w.Header().Del("Content-Length") // the body's own length, whatever it is
+					w.WriteHeader(response.Code)
+					_, _ = w.Write(tc.change(response.Body.Bytes()))
+					return true
+				})
+				s := openStore(t, filepath.Join(labtest.TempDir(t), "images"))
+				opts := image.Options{BlobsOnly: blobsOnly}
+
+				_, err := s.Pull(context.Background(), ref, opts)
+				require.Error(t, err, "a layer whose bytes are not its digest must fail the pull")
+				assert.ErrorIs(t, err, image.ErrDigestMismatch)
+				assert.Contains(t, err.Error(), badDigest.String(), "the error must name the layer whose bytes did not match")
+				assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")), "a half-written layer or blob was left in tmp/")
+				assert.NoDirExists(t, s.LayerDir(badDiffID), "the tampered layer must not be in the store")
+				assert.NoFileExists(t, filepath.Join(s.Root(), "blobs", "sha256", badDigest.Hex), "the tampered blob must not be in the store")
+				list, err := s.List()
+				require.NoError(t, err)
+				assert.Empty(t, list, "a failed pull must not name an image")
+
+				tamper.Store(false)
+				_, err = s.Pull(context.Background(), ref, opts)
+				require.NoError(t, err, "a pull after the failed one must start afresh and succeed")
+				assert.FileExists(t, filepath.Join(s.Root(), "blobs", "sha256", badDigest.Hex))
+				if !blobsOnly {
+					app, err := os.ReadFile(filepath.Join(s.LayerDir(badDiffID), "app"))
+					require.NoError(t, err)
+					assert.Equal(t, strings.Repeat("app ", 4000), string(app))
+				}
+				assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")))
+			})
 		}
-		// The same length, one byte changed: only the digest can tell.
-		body := response.Body.Bytes()
-		body[len(body)/2] ^= 0xff
-		maps.Copy(w.Header(), response.Header())
-		w.WriteHeader(response.Code)
-		_, _ = w.Write(body)
-		return true
-	})
-	s := openStore(t, filepath.Join(labtest.TempDir(t), "images"))
-
-	_, err = s.Pull(context.Background(), ref, image.Options{})
-	require.Error(t, err, "a layer whose bytes are not its digest must fail the pull")
-	assert.ErrorIs(t, err, image.ErrDigestMismatch)
-	assert.Contains(t, err.Error(), badDigest.String(), "the error must name the layer whose bytes did not match")
-	assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")), "a half-written layer or blob was left in tmp/")
-	assert.NoDirExists(t, s.LayerDir(badDiffID), "the tampered layer must not be in the store")
-	assert.NoFileExists(t, filepath.Join(s.Root(), "blobs", "sha256", badDigest.Hex), "the tampered blob must not be in the store")
-	list, err := s.List()
-	require.NoError(t, err)
-	assert.Empty(t, list, "a failed pull must not name an image")
-
-	tamper.Store(false)
-	_, err = s.Pull(context.Background(), ref, image.Options{})
-	require.NoError(t, err, "a pull after the failed one must start afresh and succeed")
-	app, err := os.ReadFile(filepath.Join(s.LayerDir(badDiffID), "app"))
-	require.NoError(t, err)
-	assert.Equal(t, strings.Repeat("app ", 4000), string(app))
-	assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")))
+	}
 }
 
 // heldLayer is a gzip'd layer whose first file, "first-N", is complete (gzip flushed)
@@ -303,4 +392,43 @@ func TestPullUnpacksLayersWhileTheyDownload(t *testing.T) {
 		assert.FileExists(t, filepath.Join(l.Dir, "rest"))
 	}
 	assert.Empty(t, listTree(t, filepath.Join(s.Root(), "tmp")))
+}
+
+// BenchmarkPullBlobsOnly pulls an image of four layers of 8 MB of random bytes from a
+// registry on 127.0.0.1 into an empty store, without unpacking it: the download, the digest
+// check and the blob files of `pull --no-unpack` (scripts/bench.sh times that beside crane).
+func BenchmarkPullBlobsOnly(b *testing.B) {
+	labtest.RequireRoot(b)
+	_, host := startRegistry(b)
+	var layers []v1.Layer
+	for range 4 {
+		random := make([]byte, 8<<20)
+		_, err := rand.Read(random)
+		require.NoError(b, err)
+		layers = append(layers, layerOf(b, file("random", string(random))))
+	}
+	img := imageOf(b, layers...)
+	ref := host + "/lab/big:1"
+	r, err := name.ParseReference(ref)
+	require.NoError(b, err)
+	require.NoError(b, remote.Write(r, img))
+	m, err := img.Manifest()
+	require.NoError(b, err)
+	var size int64
+	for _, l := range m.Layers {
+		size += l.Size
+	}
+	b.SetBytes(size)
+	dir := labtest.TempDir(b)
+	i := 0
+	for b.Loop() {
+		s := openStore(b, filepath.Join(dir, fmt.Sprint(i)))
+		if _, err := s.Pull(context.Background(), ref, image.Options{BlobsOnly: true}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		require.NoError(b, os.RemoveAll(s.Root()))
+		i++
+		b.StartTimer()
+	}
 }
