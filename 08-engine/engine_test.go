@@ -21,6 +21,7 @@ import (
 
 	"containerlabs/labs/engine"
 	"containerlabs/labs/labtest"
+	"containerlabs/labs/mount"
 	"containerlabs/labs/state"
 )
 
@@ -86,6 +87,27 @@ func TestLab08(t *testing.T) {
 		assert.Equal(t, 7, res.Code, labtest.Hint("the container's exit status is run's").With(res))
 		assert.Equal(t, "hello from the engine\n", res.Stdout)
 		assert.Empty(t, strings.TrimSpace(bin.Run(t, "ps", "-aq").Stdout), labtest.Hint("--rm removes the container when it exits"))
+	})
+
+	t.Run("a --rm container's root is a volatile overlay, another container's is not", func(t *testing.T) {
+		bin := setup(t)
+		// superOptions starts a detached container with args and returns its root's mount
+		// options, between commas.
+		superOptions := func(name string, args ...string) string {
+			res := bin.Run(t, append(append([]string{"run", "-d", "--name", name}, args...), base, "sleep", "30")...)
+			require.Equal(t, 0, res.Code, res)
+			id := strings.TrimSpace(res.Stdout)
+			t.Cleanup(func() { bin.Run(t, "rm", "-f", name) })
+			infos, err := mount.Under(filepath.Join(os.Getenv(state.EnvRoot), "engine", "containers", id, "rootfs"))
+			require.NoError(t, err)
+			require.Len(t, infos, 1, labtest.Hint("a running container's root is one overlay mount"))
+			return "," + infos[0].SuperOptions + ","
+		}
+		scratch, kept := superOptions("scratch", "--rm"), superOptions("kept")
+		assert.Regexp(t, `,(fsync=)?volatile,`, scratch,
+			labtest.Hint("mount the root of a --rm container with the overlay option volatile (overlay.MountVolatile): its upper directory is deleted with it, so its unmount need not sync the host's disk"))
+		assert.NotRegexp(t, `,(fsync=)?volatile,`, kept,
+			labtest.Hint("only a --rm container's root is volatile: a kept container's changes must survive a crash"))
 	})
 
 	t.Run("exit statuses follow Docker: 125, 126, 127", func(t *testing.T) {

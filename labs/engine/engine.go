@@ -293,14 +293,15 @@ func checkUserIDs(user string) error {
 // mountRootfs mounts the container's root, an overlay of the image's layers and its own
 // upper directory (lab 05), at rootfs in its directory: the bundle's root. It lives in the
 // host's mount namespace while the container runs, as Docker's does, and the monitor
-// unmounts it when the container ends.
+// unmounts it when the container ends. The upper directory of a --rm container is deleted
+// with it, so its overlay is volatile: no sync of the host's disk when it is unmounted.
 func (e *Engine) mountRootfs(c *Container) error {
 	dir := e.Store.Dir(c.ID)
 	rootfs := filepath.Join(dir, "rootfs")
 	if mounted, _ := isMountPoint(rootfs); mounted {
 		return nil
 	}
-	return mountLayers(c.Driver, c.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
+	return mountLayers(c.Driver, c.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs, c.Config.AutoRemove)
 }
 
 func (e *Engine) unmountRootfs(c *Container) error {

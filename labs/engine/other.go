@@ -55,7 +55,7 @@ func (e *Engine) MountLayers(layers []string, upper, work, target string) error 
 	return errNotLinux
 }
 
-func mountLayers(driver string, layers []string, upper, work, target string) error {
+func mountLayers(driver string, layers []string, upper, work, target string, scratch bool) error {
 	return errNotLinux
 }
 

@@ -91,10 +91,15 @@ func (e *Engine) probeOverlay() error {
 	return overlay.Unmount(merged)
 }
 
-// mountLayers mounts layers under upper at target with driver.
-func mountLayers(driver string, layers []string, upper, work, target string) error {
-	if driver == DriverFuse {
+// mountLayers mounts layers under upper at target with driver. A scratch upper directory
+// (a --rm container's, deleted with it) is mounted volatile: the kernel never syncs the
+// disk for it (see overlay.MountVolatile).
+func mountLayers(driver string, layers []string, upper, work, target string, scratch bool) error {
+	switch {
+	case driver == DriverFuse:
 		return overlay.MountFuse(layers, upper, work, target)
+	case scratch:
+		return overlay.MountVolatile(layers, upper, work, target)
 	}
 	return overlay.Mount(layers, upper, work, target)
 }
@@ -106,5 +111,5 @@ func (e *Engine) MountLayers(layers []string, upper, work, target string) error 
 	if err != nil {
 		return err
 	}
-	return mountLayers(driver, layers, upper, work, target)
+	return mountLayers(driver, layers, upper, work, target, false)
 }

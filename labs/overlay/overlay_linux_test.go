@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -345,4 +346,28 @@ func BenchmarkDiff(b *testing.B) {
 			b.Fatalf("diff: %d changes, %v", len(changes), err)
 		}
 	}
+}
+
+// TestMountVolatileSkipsTheSync mounts a scratch overlay: the kernel shows the volatile
+// option, marks the work directory, and the overlay works as any other.
+func TestMountVolatileSkipsTheSync(t *testing.T) {
+	labtest.RequireRoot(t)
+	dir := labtest.TempDir(t)
+	layers := imageLayers(t, dir)
+	c := container{filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")}
+	require.NoError(t, overlay.MountVolatile(layers, c.upper, c.work, c.merged))
+	t.Cleanup(func() { _ = mount.UnmountAll(c.merged) })
+
+	infos, err := mount.Under(c.merged)
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	opts := strings.Split(infos[0].SuperOptions, ",")
+	// Kernels before 6.6 show "volatile", later ones "fsync=volatile".
+	assert.True(t, slices.Contains(opts, "volatile") || slices.Contains(opts, "fsync=volatile"),
+		"the kernel must show the volatile option: %s", infos[0].SuperOptions)
+	assert.DirExists(t, filepath.Join(c.work, "work/incompat/volatile"), "the kernel marks a volatile overlay's work directory")
+	require.NoError(t, os.WriteFile(filepath.Join(c.merged, "new.txt"), []byte("new"), 0o644))
+	assert.FileExists(t, filepath.Join(c.upper, "new.txt"), "writes land in the upper directory as in any overlay")
+	require.NoError(t, overlay.Unmount(c.merged))
+	assert.Empty(t, labtest.MountsUnder(t, c.merged))
 }

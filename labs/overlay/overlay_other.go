@@ -13,6 +13,9 @@ var errNotLinux = errors.New("overlayfs needs Linux")
 // Mount mounts an overlay of layers under upper at target (Linux only).
 func Mount(layers []string, upper, work, target string) error { return errNotLinux }
 
+// MountVolatile mounts an overlay whose upper directory is thrown away with it (Linux only).
+func MountVolatile(layers []string, upper, work, target string) error { return errNotLinux }
+
 // Unmount detaches the overlay at target (Linux only).
 func Unmount(target string) error { return errNotLinux }
 
