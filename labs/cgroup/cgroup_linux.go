@@ -595,14 +595,23 @@ func (c *Cgroup) write(path, value string) error {
 // it. The file must exist: in cgroupfs only the kernel creates files, and a missing one
 // means a controller is not there.
 func writeFile(path, value string) error {
-	// unix.Open rather than os.OpenFile: a cgroup file never blocks, and os would register
-	// each one with the Go runtime's poller, four more system calls for each of the dozens
-	// of files a container's start writes.
+	// unix.Open rather than os.OpenFile: a cgroup file never blocks for long, and os would
+	// register each one with the Go runtime's poller, four more system calls for each of
+	// the dozens of files a container's start writes. What os does and unix does not is
+	// retry EINTR, which a write can return: lowering a memory limit reclaims memory, and
+	// the kernel gives up with EINTR when a signal arrives meanwhile (the Go runtime sends
+	// its threads SIGURG to preempt goroutines), whatever SA_RESTART says.
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return fmt.Errorf("write %q to %s: %w", value, path, err)
 	}
 	_, err = unix.Write(fd, []byte(value))
+	for errors.Is(err, unix.EINTR) {
+		_, err = unix.Write(fd, []byte(value))
+	}
 	if closeErr := unix.Close(fd); err == nil {
 		err = closeErr
 	}

@@ -58,13 +58,20 @@ func AttachDeviceFilter(dir string, f DeviceFilter) error {
 
 // bpf makes the bpf(2) system call cmd with attr, a struct laid out as the kernel's union
 // bpf_attr begins for that command; the kernel reads only its size, and treats the
-// fields past it as zero.
+// fields past it as zero. A call interrupted by a signal is made again: the Go runtime
+// signals its threads (SIGURG) to preempt goroutines, and the verifier, which can run for
+// a while, gives up with EAGAIN when a signal is pending.
 func bpf[T any](cmd int, attr *T) (int, error) {
-	r, _, errno := unix.Syscall(unix.SYS_BPF, uintptr(cmd), uintptr(unsafe.Pointer(attr)), unsafe.Sizeof(*attr))
-	if errno != 0 {
-		return -1, errno
+	for tries := 1; ; tries++ {
+		r, _, errno := unix.Syscall(unix.SYS_BPF, uintptr(cmd), uintptr(unsafe.Pointer(attr)), unsafe.Sizeof(*attr))
+		if errno == 0 {
+			return int(r), nil
+		}
+		interrupted := errno == unix.EINTR || (errno == unix.EAGAIN && cmd == unix.BPF_PROG_LOAD)
+		if !interrupted || tries == 5 {
+			return -1, errno
+		}
 	}
-	return int(r), nil
 }
 
 // bpf_attr's pointers are 64-bit fields whatever the machine. The structs below type them
