@@ -560,14 +560,19 @@ func (m *Manager) RemoveStale() ([]string, error) {
 }
 
 // lockIfStale takes the group's lock if nobody holds it, and reports whether the group is
-// stale: unlocked and without processes. A group whose lock directory is missing was left
-// half made, and is stale too.
+// stale: unlocked and without processes. A group whose lock directory is missing is not
+// stale: it is being made or removed right now. New makes the lock directory first and
+// removes it last (so does Remove), so only a live manager leaves a group without it, for
+// a moment: a New that lost its parent to another container's Remove, discarded what it had
+// made and is making it again. Removing the group's other directories then took them from
+// under that New, whose container failed to join its memory group (ENOENT), once, in ten
+// concurrent starts of lab 06.
 func (c *Cgroup) lockIfStale() (bool, error) {
 	lock, err := lockDir(c.dirs[0], unix.LOCK_EX|unix.LOCK_NB)
 	switch {
-	case errors.Is(err, unix.EWOULDBLOCK):
+	case errors.Is(err, unix.EWOULDBLOCK), errors.Is(err, fs.ErrNotExist):
 		return false, nil
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return false, fmt.Errorf("check cgroup %s: %w", c.dirs[0], err)
 	}
 	c.lock = lock

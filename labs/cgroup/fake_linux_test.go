@@ -432,13 +432,25 @@ func TestFakeRemoveStale(t *testing.T) {
 			}
 			running := m.group("running").dirs[0]
 			f.writeFile(filepath.Join(running, "cgroup.procs"), strconv.Itoa(os.Getpid()))
-			// And one a manager died making: only in the last hierarchy.
+			// One a manager died making: New makes the lock directory first, so a crash leaves
+			// it and perhaps a few more.
 			half := m.group("half").dirs
-			require.NoError(t, f.mkdir(half[len(half)-1]))
+			require.NoError(t, f.mkdir(half[0]))
+			// And one without its lock directory, in the last hierarchy only: only a live New
+			// leaves that, between giving up an attempt and making it again, so it is left
+			// alone (on v2 the one hierarchy is the lock's, and the case does not arise).
+			making := m.group("making").dirs
+			if mode == V1 {
+				require.NoError(t, f.mkdir(making[len(making)-1]))
+			}
 
 			removed, err := m.RemoveStale()
 			require.NoError(t, err)
 			assert.Equal(t, []string{"dead", "half"}, removed)
+			if mode == V1 {
+				assert.DirExists(t, making[len(making)-1], "a group without its lock directory is being made or removed by a live manager")
+				require.NoError(t, f.rmdir(making[len(making)-1]))
+			}
 			for _, dir := range m.group("dead").dirs {
 				assert.NoDirExists(t, dir)
 			}
