@@ -117,10 +117,12 @@ func loadDeviceProgram(insns []Instruction) (int, error) {
 		log := make([]byte, 64<<10)
 		attr.logLevel, attr.logSize = 1, uint32(len(log))
 		attr.logBuf = unsafe.Pointer(&log[0])
-		if _, again := bpf(unix.BPF_PROG_LOAD, &attr); again != nil {
-			lines := strings.Split(strings.TrimSpace(unix.ByteSliceToString(log)), "\n")
-			err = fmt.Errorf("%w (the verifier: %s)", err, strings.Join(lines[max(0, len(lines)-3):], "; "))
+		fd, again := bpf(unix.BPF_PROG_LOAD, &attr)
+		if again == nil {
+			return fd, nil // refused once, loaded now: the descriptor is the caller's to close
 		}
+		lines := strings.Split(strings.TrimSpace(unix.ByteSliceToString(log)), "\n")
+		err = fmt.Errorf("%w (the verifier: %s)", err, strings.Join(lines[max(0, len(lines)-3):], "; "))
 	}
 	return fd, err
 }
