@@ -547,6 +547,9 @@ func (r *Runtime) create(id string, opts CreateOptions) (c *container, l *launch
 		return c, l, err
 	}
 	c.Created = time.Now().UTC()
+	if err := c.keepConfig(data); err != nil {
+		return c, l, err
+	}
 	if err := c.save(); err != nil {
 		return c, l, err
 	}
@@ -577,14 +580,17 @@ func (r *Runtime) loadBundle(c *container, data []byte, opts CreateOptions) (*sp
 	if c.Rootfs, err = filepath.EvalSymlinks(rootfsPath); err != nil {
 		return nil, fmt.Errorf("root.path: %w", err)
 	}
-	c.Spec = spec
+	c.spec, c.Annotations = spec, spec.Annotations
+	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
+		c.Hooks = &specs.Hooks{Poststart: h.Poststart, Poststop: h.Poststop}
+	}
 	return spec, nil
 }
 
 // initContainer sends the init its instructions and takes it to "ready", running the
 // createRuntime hooks when it asks.
 func (r *Runtime) initContainer(c *container, l *launch, opts CreateOptions, seccomp *seccompProgram) error {
-	spec := c.Spec
+	spec := c.spec
 	// The init needs neither the resources (the cgroup has them), nor the annotations
 	// (they travel in State), nor the seccomp profile (it gets the compiled filter): every
 	// type less is less for its cold JSON decoder to learn.
@@ -673,7 +679,7 @@ func openMountSources(c *container, cfg *initConfig) ([]int, error) {
 		return nil, nil
 	}
 	var fds []int
-	for i, m := range c.Spec.Mounts {
+	for i, m := range c.spec.Mounts {
 		o, err := parseMountOptions(m.Options)
 		if err != nil || !(o.bind || m.Type == "bind") {
 			continue
@@ -868,8 +874,8 @@ func (r *Runtime) start(c *container) error {
 	if err := waitForExec(fifo, pidfd); err != nil {
 		return err
 	}
-	if c.Spec.Hooks != nil {
-		runHooksLogged(r.Log, "poststart", c.Spec.Hooks.Poststart, c.ociState(specs.StateRunning))
+	if c.Hooks != nil {
+		runHooksLogged(r.Log, "poststart", c.Hooks.Poststart, c.ociState(specs.StateRunning))
 	}
 	return nil
 }
@@ -908,7 +914,7 @@ func (c *container) destroy(log *Logger) {
 	if err := os.RemoveAll(c.dir); err != nil {
 		log.Warnf("remove the state of %s: %v", c.ID, err)
 	}
-	if c.Spec != nil && c.Spec.Hooks != nil && c.Pid > 0 {
-		runHooksLogged(log, "poststop", c.Spec.Hooks.Poststop, c.ociState(specs.StateStopped))
+	if c.Hooks != nil && c.Pid > 0 {
+		runHooksLogged(log, "poststop", c.Hooks.Poststop, c.ociState(specs.StateStopped))
 	}
 }

@@ -101,9 +101,11 @@
 //
 // # State
 //
-// Each container has a directory under the state root: state.json (written to a temporary
-// file and renamed, so a reader never sees half of it; no fsync, as the root is a tmpfs)
-// and the exec fifo. The status is never stored: it is worked out each time from the kernel.
+// Each container has a directory under the state root: state.json, config.json and the
+// exec fifo. Both files are written to a temporary file and renamed, so a reader never sees
+// half of one; no fsync, as the root is a tmpfs. state.json is small (the init, the cgroup,
+// the annotations and the poststart and poststop hooks) and every command reads it;
+// config.json is the whole config, which only exec and update read. The status is never stored: it is worked out each time from the kernel.
 // The init is recorded by its PID and its start time (field 22 of /proc/PID/stat), because a
 // PID is reused once its process is gone but the pair never is; signals go through a pidfd,
 // which cannot reach a process that reused the PID. Commands on one container are

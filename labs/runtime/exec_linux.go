@@ -95,15 +95,19 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 	if err != nil {
 		return nil, err
 	}
-	cinit := cinitCoversExec(p, c.Spec)
-	if cinit {
-		plan = append(plan, "stay")
-	}
-	seccomp, err := r.seccomp(c.Spec.Linux.Seccomp)
+	spec, err := c.config()
 	if err != nil {
 		return nil, err
 	}
-	agent, err := connectSeccompAgent(c.Spec.Linux.Seccomp)
+	cinit := cinitCoversExec(p, spec)
+	if cinit {
+		plan = append(plan, "stay")
+	}
+	seccomp, err := r.seccomp(spec.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	agent, err := connectSeccompAgent(spec.Linux.Seccomp)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +117,7 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 		// A process section without capabilities (exec --process of a short JSON) gets the
 		// container's, as runc's does, not all of root's.
 		withCaps := *p
-		withCaps.Capabilities = c.Spec.Process.Capabilities
+		withCaps.Capabilities = spec.Process.Capabilities
 		p = &withCaps
 	}
 	cfg := &initConfig{Exec: true, Spec: &specs.Spec{Process: p}, State: c.ociState(specs.StateRunning),
@@ -144,7 +148,7 @@ func (r *Runtime) launchExec(c *container, p *specs.Process, opts ExecOptions, r
 	}
 	l.log, l.agent, l.cinit = r.Log, agent, cinit
 	if agent != nil {
-		l.agentMetadata, l.agentState = c.Spec.Linux.Seccomp.ListenerMetadata, cfg.State.State
+		l.agentMetadata, l.agentState = spec.Linux.Seccomp.ListenerMetadata, cfg.State.State
 	}
 	r.Log.Debugf("nsexec container setup: nsenter (PID %d) joins the container with the plan %q", l.nsenter, plan)
 	if err := l.guide(plan, nil, nil); err != nil {

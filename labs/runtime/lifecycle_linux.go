@@ -59,7 +59,7 @@ func (r *Runtime) Run(id string, opts CreateOptions) (int, error) {
 	l.close()
 	defer c.unlock()
 	var onWinch func()
-	if relay != nil && c.Spec.Process.Terminal {
+	if relay != nil && c.spec.Process.Terminal {
 		in, out, _ := stdio(opts.Stdin, opts.Stdout, opts.Stderr)
 		if err := relay.start(in, out); err != nil {
 			_ = unix.Kill(c.Pid, unix.SIGKILL)
@@ -354,11 +354,15 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	if c.Cgroup == nil {
 		return fmt.Errorf("cannot update: %w", errNoCgroup)
 	}
+	spec, err := c.config()
+	if err != nil {
+		return err
+	}
 	if err := c.Cgroup.Apply(res); err != nil {
 		return err
 	}
-	c.Spec.Linux.Resources = mergeResources(c.Spec.Linux.Resources, res)
-	return c.save()
+	spec.Linux.Resources = mergeResources(spec.Linux.Resources, res)
+	return c.keepConfig(nil)
 }
 
 // mergeResources overlays the sections an update sets onto the recorded resources.
@@ -415,5 +419,5 @@ func (r *Runtime) Config(id string) (*specs.Spec, error) {
 		return nil, err
 	}
 	defer c.unlock()
-	return c.Spec, nil
+	return c.config()
 }

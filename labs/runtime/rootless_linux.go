@@ -95,7 +95,11 @@ func (c *container) members() ([]int, error) {
 	if c.Pid <= 0 {
 		return nil, nil
 	}
-	if !newNamespace(c.Spec, specs.PIDNamespace) {
+	spec, err := c.config()
+	if err != nil {
+		return nil, err
+	}
+	if !newNamespace(spec, specs.PIDNamespace) {
 		if _, err := os.Stat("/proc/" + strconv.Itoa(c.Pid)); err != nil {
 			return nil, nil
 		}

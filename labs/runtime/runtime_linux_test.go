@@ -87,3 +87,42 @@ func TestRunAndExecFromTheLibrary(t *testing.T) {
 	matches, _ := filepath.Glob("/sys/fs/cgroup/*/containerlabs-test-runtime")
 	assert.Empty(t, matches, "the cgroups are gone")
 }
+
+// TestStateLeavesTheConfigAside checks what a container's state directory holds: state.json,
+// which every command reads, without the config; the config in config.json beside it,
+// updated by Update; and the annotations State reports from state.json alone.
+func TestStateLeavesTheConfigAside(t *testing.T) {
+	labtest.RequireRoot(t)
+	r := &runtime.Runtime{Root: labtest.TempDir(t)}
+	dir := bundle(t, "sleep", "60")
+	spec, err := runtime.LoadSpec(dir)
+	require.NoError(t, err)
+	spec.Annotations = map[string]string{"org.example.lab": "state"}
+	data, err := json.Marshal(spec)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644))
+	require.NoError(t, r.Create("lib-state", runtime.CreateOptions{Bundle: dir}))
+	t.Cleanup(func() { _ = r.Delete("lib-state", true) })
+
+	state, err := os.ReadFile(filepath.Join(r.Root, "lib-state", "state.json"))
+	require.NoError(t, err)
+	var fields map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(state, &fields))
+	assert.NotContains(t, fields, "config", "state.json leaves the config out: every command reads it")
+	kept, err := os.ReadFile(filepath.Join(r.Root, "lib-state", "config.json"))
+	require.NoError(t, err)
+	assert.Less(t, len(state), len(kept)/2, "state.json is a fraction of the config's size")
+	assert.JSONEq(t, string(data), string(kept), "config.json is the bundle's config as create read it")
+
+	st, err := r.State("lib-state")
+	require.NoError(t, err)
+	assert.Equal(t, "state", st.Annotations["org.example.lab"], "state reports the annotations")
+
+	limit := int64(64)
+	require.NoError(t, r.Update("lib-state", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}))
+	updated, err := r.Config("lib-state")
+	require.NoError(t, err)
+	require.NotNil(t, updated.Linux.Resources.Pids)
+	assert.Equal(t, limit, *updated.Linux.Resources.Pids.Limit, "Config has the resources as updated")
+	assert.NotNil(t, updated.Linux.Seccomp, "and the rest of the config")
+}
