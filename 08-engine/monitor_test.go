@@ -144,3 +144,60 @@ func TestIdleMonitor(t *testing.T) {
 		assert.Equal(t, "line 298\nline 299\n", bin.Run(t, "logs", "--tail", "2", "chatty").Stdout)
 	})
 }
+
+// spareMonitors lists the processes of bin that are spare monitors no command has handed a
+// container to yet: `container-monitor -`.
+func spareMonitors(bin *labtest.Binary) []int {
+	var pids []int
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range paths {
+		cmdline, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(cmdline, []byte("\x00container-monitor\x00-\x00")) {
+			continue
+		}
+		if exe, _ := os.Readlink(filepath.Join(filepath.Dir(p), "exe")); exe == bin.Path {
+			var pid int
+			fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestSpareMonitor checks the monitor that run and start start as they start
+// (labs/engine/sparemonitor): Start hands it the container and the caller's streams, and
+// one that nobody needs ends by itself, holding nothing of the caller's meanwhile.
+func TestSpareMonitor(t *testing.T) {
+	labtest.RequireRoot(t)
+	bin := setup(t)
+
+	t.Run("an attached run's monitor is the spare its command line started", func(t *testing.T) {
+		p := bin.Start(t, "run", "--rm", "--name", "spare", "--network", "none", base, "sh", "-c", "echo up; sleep 30")
+		require.True(t, p.WaitForOutput("up\n", 10*time.Second), labtest.Hint("the container's output reaches run through the streams its monitor was handed").With(p.Stderr()))
+		pid := inspect(t, bin, "spare").State.MonitorPid
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"container-monitor", "-"}, strings.Split(string(cmdline), "\x00")[1:3],
+			labtest.Hint("the spare starts before the command line knows which container: `container-monitor -`"))
+		require.Equal(t, 0, bin.Run(t, "kill", "spare").Code)
+		res := p.Wait(10 * time.Second)
+		assert.Equal(t, 137, res.Code, labtest.Hint("run returns the container's status, which the monitor sends once the container is removed").With(res))
+		assert.Empty(t, strings.TrimSpace(bin.Run(t, "ps", "-aq").Stdout), labtest.Hint("--rm removed the container before run returned"))
+	})
+
+	t.Run("a command that starts nothing lets its spare monitor end", func(t *testing.T) {
+		res := bin.Run(t, "start", "no-such-container")
+		assert.Equal(t, 125, res.Code, res)
+		assert.True(t, waitFor(5*time.Second, func() bool { return len(spareMonitors(bin)) == 0 }),
+			labtest.Hint("a spare monitor reads end-of-file when its command line exits, and ends"))
+	})
+
+	t.Run("a detached run's monitor holds none of the caller's streams", func(t *testing.T) {
+		// Run waits until the command's output pipes close: a monitor holding them would
+		// keep run -d waiting as long as the container runs.
+		res := bin.RunWith(t, labtest.Options{Timeout: 15 * time.Second}, "run", "-d", "--name", "away", "--network", "none", base, "sleep", "60")
+		assert.False(t, res.TimedOut, labtest.Hint("the monitor of run -d kept the caller's output open"))
+		assert.Equal(t, 0, res.Code, res)
+		require.Equal(t, 0, bin.Run(t, "rm", "-f", "away").Code)
+	})
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,18 +22,16 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"containerlabs/labs/engine/sparemonitor"
 	"containerlabs/labs/image"
 	"containerlabs/labs/network"
 	"containerlabs/labs/process"
 	"containerlabs/labs/runtime"
 )
 
-// envMonitor marks the re-executed monitor; its value is the engine's state root.
+// envMonitor marks the re-executed monitor. Its value is "-" until the hand-over, then the
+// engine's state root, for the idle monitor and the clean-up it executes.
 const envMonitor = "CONTAINERLABS_MONITOR"
-
-// envAttached tells the monitor that its standard input and output are the caller's, not
-// /dev/null: a detached container's stdio belongs to nobody.
-const envAttached = "CONTAINERLABS_ATTACHED"
 
 // Attach connects a starting container to the caller's terminal or pipes. A nil *Attach
 // starts the container detached.
@@ -40,20 +39,34 @@ type Attach struct {
 	Stdin, Stdout, Stderr *os.File
 }
 
-// readiness is what the monitor tells the process that started it, once the container runs
-// or could not be started.
+// handover is what Start sends a monitor first, on the monitor's descriptor 3: which
+// container, and the engine's settings. When attached, the caller's standard input, output
+// and error travel with it, as SCM_RIGHTS.
+type handover struct {
+	ID       string `json:"id"`
+	Root     string `json:"root"`
+	Bridge   string `json:"bridge,omitempty"`
+	Subnet   string `json:"subnet,omitempty"`
+	Attached bool   `json:"attached,omitempty"`
+}
+
+// readiness is what the monitor answers, once the container runs or could not be started;
+// attached, a second one with Ended set follows once the container has ended and is torn
+// down (removed, with --rm).
 type readiness struct {
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"`
 	// AlreadyRunning says another start won the race for the container's lock.
 	AlreadyRunning bool `json:"alreadyRunning,omitempty"`
+	Ended          bool `json:"ended,omitempty"`
 }
 
-// Start starts a created or exited container. It re-executes this program as the
-// container's monitor, in a session of its own so that the terminal's signals do not reach
-// it, and waits until the monitor reports that the container runs, or why it could not.
-// Detached, it returns then; attached, it waits for the container to end and returns its
-// exit status, passing SIGINT and SIGTERM on to the container meanwhile.
+// Start starts a created or exited container. Its monitor is this program executed again,
+// in a session of its own so that the terminal's signals do not reach it: the spare one
+// this command line started as it started (labs/engine/sparemonitor), or a new one. Start
+// hands it the container and waits until it reports that the container runs, or why it
+// could not. Detached, it returns then; attached, it waits for the container to end and
+// returns its exit status, passing SIGINT and SIGTERM on to the container meanwhile.
 //
 // Equivalent to: `docker start [-a]`.
 func (e *Engine) Start(ref string, attach *Attach) (int, error) {
@@ -67,38 +80,30 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 	if err := checkAttachable(c, attach); err != nil {
 		return process.ExitSetupFailed, err
 	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return process.ExitSetupFailed, err
-	}
-	defer readyR.Close()
-	cmd := exec.Command("/proc/self/exe", "container-monitor", c.ID)
-	cmd.Env = append(os.Environ(), envMonitor+"="+e.Root, EnvBridge+"="+e.Bridge, EnvSubnet+"="+e.Subnet)
-	if attach != nil {
-		cmd.Env = append(cmd.Env, envAttached+"=1")
-	}
-	cmd.ExtraFiles = []*os.File{readyW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if attach != nil {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = attach.Stdin, attach.Stdout, attach.Stderr
-	}
 	signals := make(chan os.Signal, 8)
 	if attach != nil && !c.Config.Tty {
 		signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 		defer signal.Stop(signals)
 	}
-	if err := cmd.Start(); err != nil {
-		readyW.Close()
+	mon, err := startMonitor(c.ID)
+	if err != nil {
 		return process.ExitSetupFailed, fmt.Errorf("start the monitor of %s: %w", c.Name, err)
 	}
-	readyW.Close()
+	defer mon.conn.Close()
+	h := handover{ID: c.ID, Root: e.Root, Bridge: e.Bridge, Subnet: e.Subnet, Attached: attach != nil}
+	if err := mon.handOver(h, attach); err != nil {
+		_ = mon.proc.Kill()
+		_, _ = mon.proc.Wait()
+		return process.ExitSetupFailed, fmt.Errorf("hand %s over to its monitor: %w", c.Name, err)
+	}
+	answers := json.NewDecoder(mon.conn)
 	var ready readiness
-	if err := json.NewDecoder(readyR).Decode(&ready); err != nil {
-		_ = cmd.Wait()
+	if err := answers.Decode(&ready); err != nil {
+		_, _ = mon.proc.Wait()
 		return process.ExitSetupFailed, fmt.Errorf("the monitor of %s ended before the container ran", c.Name)
 	}
 	if ready.Error != "" {
-		_ = cmd.Wait()
+		_, _ = mon.proc.Wait()
 		if ready.AlreadyRunning {
 			return ready.Code, fmt.Errorf("%w: %s", ErrAlreadyRunning, c.Name)
 		}
@@ -106,7 +111,7 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 	}
 	if attach == nil {
 		// The monitor lives on; release it from being our child.
-		_ = cmd.Process.Release()
+		_ = mon.proc.Release()
 		return 0, nil
 	}
 	go func() {
@@ -114,8 +119,118 @@ func (e *Engine) Start(ref string, attach *Attach) (int, error) {
 			_ = e.Runtime.Kill(c.ID, sig.(syscall.Signal), false)
 		}
 	}()
-	_ = cmd.Wait()
-	return process.ExitCode(cmd.ProcessState), nil
+	// The container's status comes as soon as it is torn down: the monitor's own exit,
+	// a millisecond or two more, is reaped meanwhile rather than waited for.
+	var end readiness
+	if err := answers.Decode(&end); err == nil && end.Ended {
+		go func() { _, _ = mon.proc.Wait() }()
+		return end.Code, nil
+	}
+	state, _ := mon.proc.Wait()
+	return process.ExitCode(state), nil
+}
+
+// monitorProcess is a monitor Start talks to: the process, and Start's end of the socket
+// pair at the monitor's descriptor 3.
+type monitorProcess struct {
+	proc *os.Process
+	conn *os.File
+}
+
+// startMonitor takes this program's spare monitor, or executes a new one as
+// `PROGRAM container-monitor ID`, in a session of its own, its streams on /dev/null.
+func startMonitor(id string) (*monitorProcess, error) {
+	if pid, conn, ok := sparemonitor.Take(); ok {
+		if proc, err := os.FindProcess(pid); err == nil {
+			return &monitorProcess{proc: proc, conn: conn}, nil
+		}
+		conn.Close()
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket pair: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(pair[0]), "monitor"), os.NewFile(uintptr(pair[1]), "start")
+	defer theirs.Close()
+	cmd := exec.Command("/proc/self/exe", "container-monitor", id)
+	cmd.Env = append(os.Environ(), envMonitor+"=-")
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return nil, err
+	}
+	return &monitorProcess{proc: cmd.Process, conn: ours}, nil
+}
+
+// handOver sends the monitor h, and the caller's streams if attach is set.
+func (m *monitorProcess) handOver(h handover, attach *Attach) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	var rights []byte
+	if attach != nil {
+		fds := make([]int, 3)
+		for i, f := range []*os.File{attach.Stdin, attach.Stdout, attach.Stderr} {
+			if f == nil {
+				if f, err = os.Open(os.DevNull); err != nil {
+					return err
+				}
+				defer f.Close()
+			}
+			fds[i] = int(f.Fd())
+		}
+		rights = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(int(m.conn.Fd()), append(data, '\n'), rights, nil, 0)
+}
+
+// receiveHandover is the monitor's half of handOver. It returns io.EOF if the command line
+// ended without handing anything over (a spare monitor that was not needed).
+func receiveHandover(conn *os.File) (handover, *Attach, error) {
+	var h handover
+	var data []byte
+	var fds []int
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(3*4))
+	for !bytes.Contains(data, []byte{'\n'}) {
+		n, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return h, nil, fmt.Errorf("receive the hand-over: %w", err)
+		}
+		if n == 0 && oobn == 0 {
+			return h, nil, io.EOF
+		}
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return h, nil, fmt.Errorf("receive the hand-over: %w", err)
+			}
+			for i := range msgs {
+				if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+					fds = append(fds, got...)
+				}
+			}
+		}
+		data = append(data, buf[:n]...)
+	}
+	if err := json.Unmarshal(data, &h); err != nil {
+		return h, nil, fmt.Errorf("receive the hand-over: %w", err)
+	}
+	if !h.Attached {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return h, nil, nil
+	}
+	if len(fds) != 3 {
+		return h, nil, fmt.Errorf("receive the hand-over: %d descriptors for the caller's 3 streams", len(fds))
+	}
+	return h, &Attach{Stdin: os.NewFile(uintptr(fds[0]), "stdin"), Stdout: os.NewFile(uintptr(fds[1]), "stdout"),
+		Stderr: os.NewFile(uintptr(fds[2]), "stderr")}, nil
 }
 
 // cleanupCommand is the command line the idle monitor executes when the container has
@@ -157,37 +272,49 @@ func IsMonitor() bool {
 // becomes the idle monitor (labs/engine/idlemonitor), which executes this program again as
 // the clean-up when the container ends; RunMonitor is then that clean-up.
 func RunMonitor() int {
-	id := os.Args[2]
-	switch os.Args[1] {
+	switch id := os.Args[2]; os.Args[1] {
 	case cleanupCommand:
 		return cleanUp(id, os.Args[3])
 	case healthCommand:
 		return runHealthCheck(id)
 	}
-	ready := os.NewFile(3, "ready")
-	report := func(code int, err error) int {
-		if ready != nil {
-			_ = json.NewEncoder(ready).Encode(readiness{Error: err.Error(), Code: code, AlreadyRunning: errors.Is(err, ErrAlreadyRunning)})
-			ready.Close()
-		} else {
-			fmt.Fprintln(os.Stderr, "monitor:", err)
-		}
-		return code
+	// Descriptor 3 is Start's socket; nothing this monitor executes may inherit it.
+	conn := os.NewFile(3, "start")
+	defer conn.Close()
+	unix.CloseOnExec(3)
+	h, caller, err := receiveHandover(conn)
+	if errors.Is(err, io.EOF) {
+		return 0
 	}
-	e, err := Open(os.Getenv(envMonitor))
 	if err != nil {
-		return report(process.ExitSetupFailed, err)
+		fmt.Fprintln(os.Stderr, "monitor:", err)
+		return process.ExitSetupFailed
 	}
-	m := &monitor{e: e}
-	code, err := m.setUp(id)
+	// The idle monitor and the clean-up it executes find the engine as Start's monitors did.
+	_ = os.Setenv(envMonitor, h.Root)
+	_ = os.Setenv(EnvBridge, h.Bridge)
+	_ = os.Setenv(EnvSubnet, h.Subnet)
+	answer := func(r readiness) { _ = json.NewEncoder(conn).Encode(r) }
+	e, err := Open(h.Root)
+	if err != nil {
+		answer(readiness{Error: err.Error(), Code: process.ExitSetupFailed})
+		return process.ExitSetupFailed
+	}
+	m := &monitor{e: e, caller: caller}
+	code, err := m.setUp(h.ID)
 	if err != nil {
 		m.tearDown()
-		return report(code, err)
+		answer(readiness{Error: err.Error(), Code: code, AlreadyRunning: errors.Is(err, ErrAlreadyRunning)})
+		return code
 	}
-	_ = json.NewEncoder(ready).Encode(readiness{})
-	ready.Close()
-	ready = nil
-	return m.run()
+	answer(readiness{})
+	if caller == nil {
+		conn.Close()
+		return m.run()
+	}
+	code = m.run()
+	answer(readiness{Ended: true, Code: code})
+	return code
 }
 
 // becomeIdle replaces this Go program by the idle monitor, in this same process: the
@@ -260,6 +387,9 @@ func cleanUp(id, status string) int {
 type monitor struct {
 	e *Engine
 	c *Container
+	// caller is the terminal or pipes of the command that started an attached container,
+	// from the hand-over; nil for a detached one.
+	caller *Attach
 	// attachments are the container's networks, as setUp connects them.
 	attachments []*attachment
 	// slirp connects a rootless container (slirp4netns), as setUp starts it.
@@ -484,8 +614,8 @@ func (m *monitor) pipes(opts *runtime.CreateOptions) error {
 	m.stdout, m.stderr = stdoutR, stderrR
 	opts.Stdout, opts.Stderr = stdoutW, stderrW
 	switch {
-	case m.c.Config.OpenStdin && attached():
-		opts.Stdin = os.Stdin
+	case m.c.Config.OpenStdin && m.caller != nil:
+		opts.Stdin = m.caller.Stdin
 	case m.c.Config.OpenStdin:
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -500,15 +630,13 @@ func (m *monitor) pipes(opts *runtime.CreateOptions) error {
 	return nil
 }
 
-func attached() bool { return os.Getenv(envAttached) != "" }
-
 // watch copies the container's output to the log until it ends, waits for its init, and
 // records how it ended; then it undoes the set-up.
 func (m *monitor) watch() int {
 	go m.attach.serve()
 	stdout, stderr := m.attach.stream(1), m.attach.stream(2)
-	if attached() {
-		stdout, stderr = io.MultiWriter(stdout, os.Stdout), io.MultiWriter(stderr, os.Stderr)
+	if m.caller != nil {
+		stdout, stderr = io.MultiWriter(stdout, m.caller.Stdout), io.MultiWriter(stderr, m.caller.Stderr)
 	}
 	if m.stdout != nil {
 		m.copy(m.stdout, m.log.Stream("stdout", stdout))
@@ -719,17 +847,17 @@ func (m *monitor) useConsole() error {
 		return errors.New("the runtime did not hand over the container's terminal")
 	}
 	m.stdout = master
-	if !attached() {
+	if m.caller == nil {
 		return nil
 	}
-	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+	if ws, err := unix.IoctlGetWinsize(int(m.caller.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
 	}
-	if restore, err := process.RawTerminal(os.Stdin); err == nil {
+	if restore, err := process.RawTerminal(m.caller.Stdin); err == nil {
 		m.restoreTerminal = restore
 	}
 	if m.c.Config.OpenStdin {
-		go func() { _, _ = io.Copy(master, os.Stdin) }()
+		go func() { _, _ = io.Copy(master, m.caller.Stdin) }()
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func (m *monitor) run() int {
 	for {
 		// The container runs: its neighbours learn its name.
 		_ = m.e.refreshHosts(userNetworksOf(m.c))
-		if !attached() && idlemonitor.Available {
+		if m.caller == nil && idlemonitor.Available {
 			m.becomeIdle() // returns only if it could not
 		}
 		if checksHealth(m.c.Config.Healthcheck) {
