@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,6 +191,15 @@ func TestSpareMonitor(t *testing.T) {
 		assert.Equal(t, 125, res.Code, res)
 		assert.True(t, waitFor(5*time.Second, func() bool { return len(spareMonitors(bin)) == 0 }),
 			labtest.Hint("a spare monitor reads end-of-file when its command line exits, and ends"))
+	})
+
+	t.Run("run started with its standard input closed still hands its monitor over", func(t *testing.T) {
+		// The constructor's socket pair would take descriptor 0, the lowest free one, and
+		// then 3 (closed here too, in case the test inherited one there).
+		cmd := exec.Command("sh", "-c", `exec "$0" "$@" <&- 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-`, bin.Path, "run", "--rm", "--network", "none", base, "echo", "spare")
+		out, err := cmd.CombinedOutput()
+		assert.NoError(t, err, string(out))
+		assert.Equal(t, "spare\n", string(out), labtest.Hint("the spare monitor's socket pair must stay clear of descriptors 0, 1 and 2"))
 	})
 
 	t.Run("a detached run's monitor holds none of the caller's streams", func(t *testing.T) {

@@ -1,7 +1,8 @@
 // The constructor that starts a spare monitor: see doc.go. It runs before the Go runtime
-// starts a thread, so fork(2) is safe here.
+// starts a thread, so that starting a process here is as safe as in any C program.
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,27 +33,48 @@ __attribute__((constructor)) static void start_spare_monitor(int argc, char **ar
 	int pair[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
 		return; // Start executes a monitor the usual way
-	pid_t pid = fork();
-	if (pid == 0) {
-		setsid();
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(pair[1], 3) < 0)
-			_exit(125);
-		// The environment is the command line's, with the marker IsMonitor looks for.
-		size_t n = 0;
-		while (envp[n] != NULL)
-			n++;
-		char **env = calloc(n + 2, sizeof(char *));
-		if (env == NULL)
-			_exit(125);
-		memcpy(env, envp, n * sizeof(char *));
-		env[n] = "CONTAINERLABS_MONITOR=-";
-		char *args[] = {argv[0], "container-monitor", "-", NULL};
-		execve("/proc/self/exe", args, env);
-		_exit(127);
+	// The pair must stay clear of 0, 1 and 2 (a command started with one of them closed
+	// would get it there) and of 3, where the monitor's end goes.
+	for (int i = 0; i < 2; i++) {
+		if (pair[i] <= 3) {
+			int moved = fcntl(pair[i], F_DUPFD_CLOEXEC, 4);
+			close(pair[i]);
+			pair[i] = moved;
+		}
 	}
+	// The environment is the command line's, with the marker IsMonitor looks for.
+	size_t n = 0;
+	while (envp[n] != NULL)
+		n++;
+	char **env = calloc(n + 2, sizeof(char *));
+	if (pair[0] < 0 || pair[1] < 0 || env == NULL) {
+		close(pair[0]);
+		close(pair[1]);
+		free(env);
+		return;
+	}
+	memcpy(env, envp, n * sizeof(char *));
+	env[n] = "CONTAINERLABS_MONITOR=-";
+	char *args[] = {argv[0], "container-monitor", "-", NULL};
+	// posix_spawn lends the child this process's memory until it executes (vfork): unlike
+	// fork, it copies no page table, and leaves no page of either process to be copied on
+	// its next write. Its file actions run in the child, in this order.
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
+	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(&actions, 0, 1);
+	posix_spawn_file_actions_adddup2(&actions, 0, 2);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	pid_t pid;
+	int err = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, args, env);
+	posix_spawn_file_actions_destroy(&actions);
+	posix_spawnattr_destroy(&attr);
+	free(env);
 	close(pair[1]);
-	if (pid < 0) {
+	if (err != 0) {
 		close(pair[0]);
 		return;
 	}
