@@ -19,9 +19,10 @@
 //
 // The constructor acts only when the command line is `PROGRAM [--root DIR] run|start ...`,
 // run by root (an ordinary user's commands first join the engine's user namespace, and
-// their monitors start the usual way). It makes a socket pair and forks; the child starts
-// a session of its own (as Start does for its monitors), points its standard streams at
-// /dev/null, puts its end of the pair at descriptor 3 and executes
+// their monitors start the usual way). It makes a socket pair and starts, with
+// posix_spawn, a child that starts a session of its own (as Start does for its monitors),
+// has its end of the pair at descriptor 3 and its standard streams on /dev/null, and
+// executes
 //
 //	PROGRAM container-monitor -
 //
