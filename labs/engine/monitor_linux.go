@@ -318,10 +318,12 @@ func RunMonitor() int {
 	answer(readiness{})
 	if caller == nil {
 		conn.Close()
-		return m.run()
+		code = m.run()
+	} else {
+		code = m.run()
+		answer(readiness{Ended: true, Code: code})
 	}
-	code = m.run()
-	answer(readiness{Ended: true, Code: code})
+	_ = e.Store.clearTombs()
 	return code
 }
 
@@ -388,7 +390,9 @@ func cleanUp(id, status string) int {
 	// What to undo is in the record: the runtime created the container and mounted its
 	// root, and its networks name the veths and the leases (detach).
 	m := &monitor{e: e, c: c, created: true, mounted: true}
-	return m.carryOn(m.finish(syscall.WaitStatus(ws)))
+	code := m.carryOn(m.finish(syscall.WaitStatus(ws)))
+	_ = e.Store.clearTombs()
+	return code
 }
 
 // monitor is one container's monitor, and what it set up, so that tearDown undoes exactly that.
@@ -689,7 +693,8 @@ func (m *monitor) finish(status syscall.WaitStatus) int {
 	m.planRestart()
 	if m.c.Config.AutoRemove {
 		m.e.removeAnonymousVolumes(m.c)
-		_ = m.e.Store.Remove(m.c)
+		// The files go after the command line has its answer (RunMonitor, cleanUp).
+		_ = m.e.Store.bury(m.c)
 	} else {
 		_ = m.e.Store.Save(m.c)
 	}

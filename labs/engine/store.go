@@ -365,24 +365,42 @@ func (s *Store) Lock(id string) (func(), error) {
 // empty". Renamed, its old path is gone for every other command at once. A remover that
 // died half-way leaves its tombstone behind, which the next removal clears.
 func (s *Store) Remove(c *Container) error {
-	containers := filepath.Join(s.root, "containers")
-	tomb := filepath.Join(containers, tombPrefix+c.ID)
+	if err := s.bury(c); err != nil {
+		return err
+	}
+	return s.clearTombs()
+}
+
+// bury is the part of Remove that the container's other commands see: its directory
+// renamed to a tombstone, and its name freed. The container is gone from then on; a --rm
+// monitor answers its command line at that point and deletes the files after (clearTombs).
+func (s *Store) bury(c *Container) error {
+	tomb := filepath.Join(s.root, "containers", tombPrefix+c.ID)
 	if err := os.Rename(s.Dir(c.ID), tomb); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)
-	}
-	if err := os.RemoveAll(tomb); err != nil {
-		return fmt.Errorf("remove container %s: %w", c.Name, err)
-	}
-	if stale, err := filepath.Glob(filepath.Join(containers, tombPrefix+"*")); err == nil {
-		for _, dir := range stale {
-			_ = os.RemoveAll(dir)
-		}
 	}
 	nameFile := filepath.Join(s.root, "names", c.Name)
 	if owner, err := os.ReadFile(nameFile); err == nil && string(owner) == c.ID {
 		os.Remove(nameFile)
 	}
 	return nil
+}
+
+// clearTombs deletes every tombstone's files: this removal's, and any an earlier remover
+// left when it died.
+func (s *Store) clearTombs() error {
+	tombs, err := filepath.Glob(filepath.Join(s.root, "containers", tombPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, dir := range tombs {
+		// Another remover may be clearing the same tombstone.
+		if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
+			first = fmt.Errorf("remove %s: %w", dir, err)
+		}
+	}
+	return first
 }
 
 // Alive reports whether process pid exists and started at start (field 22 of its stat): a
