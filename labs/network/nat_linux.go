@@ -142,19 +142,11 @@ func (n *Network) EnsureNAT() error {
 	if err := writeSysctl(n.routeLocalnet(), "1"); err != nil {
 		return fmt.Errorf("%w (make the bridge first with EnsureBridge)", err)
 	}
-	// One listing per table answers for every chain and rule, instead of an iptables
-	// process per check: with the chains in place, a container's start runs iptables twice.
-	listings := map[string][]string{}
-	tables := []string{"nat", "filter"}
-	if n.separated() {
-		tables = append(tables, "mangle")
-	}
-	for _, table := range tables {
-		listing, err := iptables(table, "-S")
-		if err != nil {
-			return err
-		}
-		listings[table] = strings.Split(listing, "\n")
+	// One listing answers for every chain and rule, instead of an iptables process per
+	// check: with the chains in place, a container's start runs iptables-save once.
+	listings, err := listRules()
+	if err != nil {
+		return err
 	}
 	for _, c := range n.chains() {
 		if slices.Contains(listings[c.table], "-N "+c.chain) || (c.table == "mangle" && !n.separated()) {
@@ -242,11 +234,11 @@ func (n *Network) dnatSpec(l *Lease, p Port) []string {
 // Equivalent to: `iptables -t nat -S CLABS-labs0 | grep -- '--comment "c1"'` and
 // `iptables -t nat -D ...` for each line.
 func (n *Network) removeRulesOf(owner string) error {
-	listing, err := iptables("nat", "-S")
+	listings, err := listRules("nat")
 	if err != nil {
 		return err
 	}
-	for _, spec := range ruleLines(listing) {
+	for _, spec := range ruleLines(listings["nat"]) {
 		if spec[0] != n.portsChain() {
 			continue
 		}
@@ -267,18 +259,18 @@ func (n *Network) removeRulesOf(owner string) error {
 // ...; iptables -t nat -F CLABS-labs0; iptables -t nat -X CLABS-labs0; ...`.
 func (n *Network) removeChains() ([]string, error) {
 	var removed []string
+	listings, err := listRules()
+	if err != nil {
+		return removed, err
+	}
 	for _, table := range []string{"nat", "filter", "mangle"} {
-		listing, err := iptables(table, "-S")
-		if err != nil {
-			return removed, err
-		}
 		var ours []string
 		for _, c := range n.chains() {
-			if c.table == table && slices.Contains(strings.Split(listing, "\n"), "-N "+c.chain) {
+			if c.table == table && slices.Contains(listings[table], "-N "+c.chain) {
 				ours = append(ours, c.chain)
 			}
 		}
-		for _, spec := range ruleLines(listing) {
+		for _, spec := range ruleLines(listings[table]) {
 			if slices.Contains(ours, spec[0]) || !slices.Contains(ours, spec[len(spec)-1]) {
 				continue // a rule in our chains goes with them; a rule not jumping to one stays
 			}
@@ -299,11 +291,53 @@ func (n *Network) removeChains() ([]string, error) {
 	return removed, nil
 }
 
-// ruleLines reads the rules of an `iptables -S` listing, each as its chain followed by its
+// listRules lists the rules of the tables named (every table when none is) in the form of
+// `iptables -S`, by table: "-P CHAIN POLICY" for a built-in chain, "-N CHAIN" for one of
+// ours, "-A CHAIN MATCH... -j TARGET" for each rule. One iptables-save prints them all, in
+// one process where `iptables -S` takes one per table (each about 6 ms here, most of a
+// bridged container's start). A table no rule has loaded yet is absent, as if empty.
+//
+// Equivalent to: `iptables-save`.
+func listRules(tables ...string) (map[string][]string, error) {
+	args := []string{}
+	if len(tables) == 1 {
+		args = append(args, "-t", tables[0])
+	}
+	cmd := exec.Command("iptables-save", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if errors.Is(err, exec.ErrNotFound) {
+		return nil, errors.New("iptables-save is not installed (install the iptables package)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("iptables-save %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	listings := map[string][]string{}
+	table := ""
+	for line := range strings.SplitSeq(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "*"):
+			table = line[1:]
+		case strings.HasPrefix(line, ":"):
+			// ":CHAIN POLICY [PACKETS:BYTES]", the policy "-" for a chain of our own.
+			if f := strings.Fields(line[1:]); len(f) >= 2 && f[1] == "-" {
+				listings[table] = append(listings[table], "-N "+f[0])
+			} else if len(f) >= 2 {
+				listings[table] = append(listings[table], "-P "+f[0]+" "+f[1])
+			}
+		case strings.HasPrefix(line, "-A "):
+			listings[table] = append(listings[table], line)
+		}
+	}
+	return listings, nil
+}
+
+// ruleLines reads the rules of a listing (listRules), each as its chain followed by its
 // match and target, with the quotes iptables puts around comments taken off.
-func ruleLines(listing string) [][]string {
+func ruleLines(listing []string) [][]string {
 	var rules [][]string
-	for line := range strings.SplitSeq(listing, "\n") {
+	for _, line := range listing {
 		fields := strings.Fields(line)
 		if len(fields) < 3 || fields[0] != "-A" {
 			continue
