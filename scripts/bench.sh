@@ -354,6 +354,10 @@ docker_cleanup() {
 # rmdir_cgroups NAME removes the (empty) cgroup NAME and the groups beneath it in every
 # hierarchy, deepest first.
 rmdir_cgroups() {
+	# conmon also writes a "tasks" file into plain directories it makes for the v1
+	# controllers this host does not mount (hugetlb, net_cls, ...): on the tmpfs under
+	# /sys/fs/cgroup those are files like any other (in a real hierarchy the unlink fails).
+	find /sys/fs/cgroup/*/"$1" -depth -type f -name tasks -delete 2>/dev/null
 	find /sys/fs/cgroup/*/"$1" -depth -type d -exec rmdir {} \; 2>/dev/null
 }
 
