@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -191,47 +190,34 @@ func (m *monitorProcess) handOver(h handover, attach *Attach) error {
 // ended without handing anything over (a spare monitor that was not needed).
 func receiveHandover(conn *os.File) (handover, *Attach, error) {
 	var h handover
-	var data []byte
-	var fds []int
-	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(3*4))
-	for !bytes.Contains(data, []byte{'\n'}) {
-		n, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return h, nil, fmt.Errorf("receive the hand-over: %w", err)
-		}
-		if n == 0 && oobn == 0 {
-			return h, nil, io.EOF
-		}
-		if oobn > 0 {
-			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-			if err != nil {
-				return h, nil, fmt.Errorf("receive the hand-over: %w", err)
-			}
-			for i := range msgs {
-				if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-					fds = append(fds, got...)
-				}
-			}
-		}
-		data = append(data, buf[:n]...)
+	in := process.NewLineReader(int(conn.Fd()))
+	defer in.Close()
+	line, err := in.Line()
+	if errors.Is(err, io.EOF) {
+		return h, nil, io.EOF
 	}
-	if err := json.Unmarshal(data, &h); err != nil {
+	if err != nil {
+		return h, nil, fmt.Errorf("receive the hand-over: %w", err)
+	}
+	if err := json.Unmarshal([]byte(line), &h); err != nil {
 		return h, nil, fmt.Errorf("receive the hand-over: %w", err)
 	}
 	if !h.Attached {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
 		return h, nil, nil
 	}
-	if len(fds) != 3 {
-		return h, nil, fmt.Errorf("receive the hand-over: %d descriptors for the caller's 3 streams", len(fds))
+	var streams [3]*os.File
+	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		fd := in.TakeFD()
+		if fd < 0 {
+			return h, nil, fmt.Errorf("receive the hand-over: %d descriptors for the caller's 3 streams", i)
+		}
+		streams[i] = os.NewFile(uintptr(fd), name)
 	}
-	return h, &Attach{Stdin: os.NewFile(uintptr(fds[0]), "stdin"), Stdout: os.NewFile(uintptr(fds[1]), "stdout"),
-		Stderr: os.NewFile(uintptr(fds[2]), "stderr")}, nil
+	if fd := in.TakeFD(); fd >= 0 {
+		unix.Close(fd)
+		return h, nil, errors.New("receive the hand-over: more descriptors than the caller's 3 streams")
+	}
+	return h, &Attach{Stdin: streams[0], Stdout: streams[1], Stderr: streams[2]}, nil
 }
 
 // cleanupCommand is the command line the idle monitor executes when the container has

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"containerlabs/labs/namespace"
+	"containerlabs/labs/process"
 	"containerlabs/labs/runtime/nsenter"
 )
 
@@ -31,7 +31,7 @@ type launch struct {
 	// nsenter is the PID of the process nsenter's constructor runs in.
 	nsenter int
 	sock    *os.File
-	in      *syncReader
+	in      *process.LineReader
 	// pid is the process that goes on into the container, as the host numbers it.
 	pid int
 	// agent is the connection to the seccomp agent, which receives the process's seccomp
@@ -43,76 +43,6 @@ type launch struct {
 	// cinit says the process is the C init (see cinit_linux.go), which reads a program,
 	// not the Go init's configuration.
 	cinit bool
-}
-
-// syncReader reads lines from the sync socket with recvmsg rather than read: a descriptor
-// the init sends with a message (its seccomp listener) arrives as SCM_RIGHTS ancillary data,
-// which a plain read would silently drop (and the kernel would close).
-type syncReader struct {
-	fd   int
-	buf  []byte
-	fds  []int
-	done bool
-}
-
-// line returns the next line, without its newline; io.EOF once the other end has closed
-// the socket (which, for a process that execs, means execve succeeded: the socket is
-// close-on-exec).
-func (r *syncReader) line() (string, error) {
-	for {
-		if i := bytes.IndexByte(r.buf, '\n'); i >= 0 {
-			line := string(r.buf[:i])
-			r.buf = r.buf[i+1:]
-			return line, nil
-		}
-		if r.done {
-			return "", io.EOF
-		}
-		chunk, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4*4))
-		n, oobn, _, _, err := unix.Recvmsg(r.fd, chunk, oob, unix.MSG_CMSG_CLOEXEC)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		if oobn > 0 {
-			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-			if err != nil {
-				return "", fmt.Errorf("read the sync socket's descriptors: %w", err)
-			}
-			for _, m := range msgs {
-				fds, err := unix.ParseUnixRights(&m)
-				if err != nil {
-					return "", fmt.Errorf("read the sync socket's descriptors: %w", err)
-				}
-				r.fds = append(r.fds, fds...)
-			}
-		}
-		if n == 0 {
-			r.done = true
-			continue
-		}
-		r.buf = append(r.buf, chunk[:n]...)
-	}
-}
-
-// takeFD returns the oldest descriptor received and not yet taken, or -1.
-func (r *syncReader) takeFD() int {
-	if len(r.fds) == 0 {
-		return -1
-	}
-	fd := r.fds[0]
-	r.fds = r.fds[1:]
-	return fd
-}
-
-// close closes descriptors that were received and never taken.
-func (r *syncReader) close() {
-	for _, fd := range r.fds {
-		unix.Close(fd)
-	}
-	r.fds = nil
 }
 
 // launchOptions describe the process a launch starts.
@@ -183,7 +113,7 @@ func spawn(o launchOptions) (*launch, error) {
 		parent.Close()
 		return nil, fmt.Errorf("start the init: %w", err)
 	}
-	return &launch{nsenter: pid, sock: parent, in: &syncReader{fd: int(parent.Fd())}}, nil
+	return &launch{nsenter: pid, sock: parent, in: process.NewLineReader(int(parent.Fd()))}, nil
 }
 
 // initEnv is the environment of the init: the runtime's own, nsenter's variable, and
@@ -229,7 +159,7 @@ func (l *launch) awaitChild(uidMaps, gidMaps []specs.LinuxIDMapping) error {
 
 func (l *launch) converse(uidMaps, gidMaps []specs.LinuxIDMapping) error {
 	for {
-		line, err := l.in.line()
+		line, err := l.in.Line()
 		if err != nil {
 			return fmt.Errorf("nsenter exited without reporting: %w", err)
 		}
@@ -333,7 +263,7 @@ func (l *launch) send(v any, fds ...int) error {
 // close closes the runtime's end of the sync socket and the seccomp agent's connection.
 func (l *launch) close() {
 	l.sock.Close()
-	l.in.close()
+	l.in.Close()
 	if l.agent != nil {
 		l.agent.Close()
 	}
@@ -345,7 +275,7 @@ func (l *launch) close() {
 func (l *launch) receive() (syncMsg, error) {
 	for {
 		var m syncMsg
-		line, err := l.in.line()
+		line, err := l.in.Line()
 		if errors.Is(err, io.EOF) {
 			return m, err
 		}
@@ -371,7 +301,7 @@ func (l *launch) receive() (syncMsg, error) {
 // passListener sends the seccomp listener that came with the last message to the agent,
 // closes the runtime's copy, and tells the process.
 func (l *launch) passListener() error {
-	listener := l.in.takeFD()
+	listener := l.in.TakeFD()
 	if listener < 0 {
 		return errors.New("the init announced a seccomp listener but sent no descriptor")
 	}

@@ -19,6 +19,7 @@ import (
 	"containerlabs/labs/cgroup"
 	"containerlabs/labs/mount"
 	"containerlabs/labs/namespace"
+	"containerlabs/labs/process"
 	"containerlabs/labs/runtime/nsenter"
 )
 
@@ -111,15 +112,17 @@ func Init() (int, error) {
 		return 1, nil
 	}
 	unix.CloseOnExec(fd)
-	s := &initSync{sock: sock, in: &syncReader{fd: fd}, enc: json.NewEncoder(sock)}
+	s := &initSync{sock: sock, in: process.NewLineReader(fd), enc: json.NewEncoder(sock)}
 	var cfg initConfig
 	if err := s.receive(&cfg); err != nil {
 		return 1, fmt.Errorf("read the configuration: %w", err)
 	}
 	// The descriptors that came with the configuration are the bind-mount sources, in the
 	// order MountSources numbers them.
-	received := s.in.fds
-	s.in.fds = nil
+	var received []int
+	for fd := s.in.TakeFD(); fd >= 0; fd = s.in.TakeFD() {
+		received = append(received, fd)
+	}
 	for i, n := range cfg.MountSources {
 		if n >= len(received) {
 			return 1, fmt.Errorf("read the configuration: bind mount source %d of %d is missing", n+1, len(cfg.MountSources))
@@ -141,14 +144,14 @@ func Init() (int, error) {
 
 type initSync struct {
 	sock  *os.File
-	in    *syncReader
+	in    *process.LineReader
 	enc   *json.Encoder
 	ready bool
 }
 
 // receive reads the runtime's next message into v.
 func (s *initSync) receive(v any) error {
-	line, err := s.in.line()
+	line, err := s.in.Line()
 	if err != nil {
 		return err
 	}
