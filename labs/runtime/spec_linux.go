@@ -38,7 +38,7 @@ func readConfig(bundle string) ([]byte, error) {
 
 func parseConfig(bundle string, data []byte) (*specs.Spec, error) {
 	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	if err := unmarshalSparse(data, &spec); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", filepath.Join(bundle, "config.json"), err)
 	}
 	return &spec, nil

@@ -78,7 +78,7 @@ func (c *container) config() (*specs.Spec, error) {
 		return nil, fmt.Errorf("read the config of %s: %w", c.ID, err)
 	}
 	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	if err := unmarshalSparse(data, &spec); err != nil {
 		return nil, fmt.Errorf("read the config of %s: %w", c.ID, err)
 	}
 	c.spec = &spec
