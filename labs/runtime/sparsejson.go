@@ -58,7 +58,9 @@ func at(step string, err error) error {
 
 func decodeSparse(data []byte, v reflect.Value) error {
 	t := v.Type()
-	if len(structsOf(t)) <= fewStructs {
+	// (A map is taken apart only when its keys are strings, as JSON's keys are; any other
+	// key type is encoding/json's to convert.)
+	if len(structsOf(t)) <= fewStructs || t.Kind() == reflect.Map && t.Key().Kind() != reflect.String {
 		return json.Unmarshal(data, v.Addr().Interface())
 	}
 	data = bytes.TrimSpace(data)

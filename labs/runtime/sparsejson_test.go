@@ -117,3 +117,13 @@ func fill(v reflect.Value, depth int) {
 		}
 	}
 }
+
+func TestUnmarshalSparseLeavesOtherMapKeysToEncodingJSON(t *testing.T) {
+	// specs.Process reaches more than fewStructs struct types, so only the int keys keep
+	// this map from being taken apart key by key.
+	var want, got struct{ ByNumber map[int]specs.Process }
+	doc := []byte(`{"ByNumber": {"1": {"args": ["a"]}, "2": {"cwd": "/"}}}`)
+	require.NoError(t, json.Unmarshal(doc, &want))
+	require.NoError(t, unmarshalSparse(doc, &got), "a map whose keys are not strings goes to json.Unmarshal whole")
+	assert.Equal(t, want, got)
+}
