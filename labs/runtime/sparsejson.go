@@ -27,7 +27,9 @@ import (
 // It keeps json.Unmarshal's rules for what the runtime reads: a key matches a field's JSON
 // name exactly, or else without regard to case; unknown keys are ignored; null leaves a
 // field unset; the fields of an embedded struct count as the outer struct's. An error
-// names the place in the document (`linux.resources.memory.limit: ...`).
+// names the place in the document down to the value json.Unmarshal took whole, and
+// encoding/json's own message names the field in it (`linux.resources.memory: json:
+// cannot unmarshal string into Go struct field LinuxMemory.limit of type int64`).
 func unmarshalSparse(data []byte, v any) error {
 	if err := decodeSparse(data, reflect.ValueOf(v).Elem()); err != nil {
 		if p, ok := err.(*pathError); ok && len(p.path) > 0 {

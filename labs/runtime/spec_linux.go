@@ -47,8 +47,10 @@ func parseConfig(bundle string, data []byte) (*specs.Spec, error) {
 // earlyConfig reads only what nsenter's plan needs from a config: the namespaces, the ID
 // maps and the time offsets, and what decides between the C init and the Go one (see
 // cinitCovers): the terminal, the hooks and the seccomp actions. Decoding these few types
-// takes a third of the time the whole config takes, so `create` can send the plan sooner
-// and decode the rest while the init starts.
+// takes less time than the whole config, even decoded sparsely (first decode in a fresh
+// process: 1.0 against 1.8 ms for runc's default config, 1.1 against 3.2 ms with Docker's
+// seccomp profile), so `create` can send the plan sooner and decode the rest while the
+// init starts.
 func earlyConfig(bundle string, data []byte) (*specs.Spec, error) {
 	var partial struct {
 		Process *struct{ Terminal bool }
